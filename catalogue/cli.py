@@ -1,0 +1,69 @@
+"""The ``catalogue`` command line.
+
+Each group of subcommands lives beside the code it drives and exposes
+``register(subparsers)``; this module only assembles them, maps catalogue errors to exit
+codes (0 ok, 1 invalid content, 2 unusable input or usage) and never shows a traceback
+for an expected error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from catalogue.errors import CatalogueError
+from catalogue.settings import Settings
+
+#: Modules that add subcommands; each exposes ``register(subparsers) -> None``.
+COMMAND_MODULES: tuple[str, ...] = (
+    "catalogue.commands",
+)
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="catalogue",
+        description="Cohort metadata catalogue built on DDI-Lifecycle 3.2/3.3.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(name)
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(message)s",
+                            stream=sys.stderr)
+        handler: Handler = args.handler
+        return handler(args, settings)
+    except CatalogueError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        for detail in exc.errors[:50]:
+            print(f"  {_format_detail(detail)}", file=sys.stderr)
+        if len(exc.errors) > 50:
+            print(f"  ... and {len(exc.errors) - 50} more", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _format_detail(detail: dict[str, object]) -> str:
+    where = ":".join(str(detail[k]) for k in ("file", "line", "column") if detail.get(k))
+    text = str(detail.get("message", detail))
+    return f"{where}: {text}" if where else text
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -20,6 +20,7 @@ from catalogue.settings import Settings
 #: Modules that add subcommands; each exposes ``register(subparsers) -> None``.
 COMMAND_MODULES: tuple[str, ...] = (
     "catalogue.commands",
+    "catalogue.commands_import",
 )
 
 Handler = Callable[[argparse.Namespace, Settings], int]

@@ -1,0 +1,639 @@
+"""A checked data dictionary as a DDI-Lifecycle 3.3 ``DDIInstance``, and back.
+
+Layout of the output (the conventions the catalogue's reader relies on):
+
+- ``g:Group`` (one per cohort) holding a ``s:StudyUnit`` per wave or data source, each with
+  a ``d:DataCollection`` (collection event with dates and modes, a ControlConstructScheme
+  with one ``d:Sequence`` of ``d:QuestionConstruct`` per instrument, an InstrumentScheme)
+  and an ``l:LogicalProduct`` whose ``l:VariableScheme`` holds the wave's variables;
+- one ``g:ResourcePackage`` after the Group with what the waves share: the UniverseScheme,
+  the QuestionScheme (a question asked in several waves is one QuestionItem), the
+  CategoryScheme and the CodeListScheme. Topics are ``c:Concept`` of a separate
+  publication (``cohorts/topics/topics.xml``), referenced with their own agency.
+
+IDs come from natural keys (``var-V1-BMI_V1``, ``q-TABAC_STATUT``, ``cl-OUI_NON``...), so
+they are stable. Versions are integers: an item keeps the version it has in the previous
+output when its content (its own fields, its children's identities and versions, the
+versions it references) is unchanged, and gets the next integer otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from lxml import etree
+
+from catalogue.dictionary import (
+    MODES,
+    CategoryEntry,
+    Dictionary,
+    QuestionEntry,
+    Row,
+    StudyFacts,
+    WaveEntry,
+)
+from catalogue.errors import UnusableInput
+from catalogue.model import (
+    CodeList,
+    DataCollection,
+    Item,
+    LangText,
+    Question,
+    Representation,
+    Study,
+    Variable,
+)
+
+NS = {
+    "ddi": "ddi:instance:3_3", "r": "ddi:reusable:3_3", "g": "ddi:group:3_3",
+    "s": "ddi:studyunit:3_3", "d": "ddi:datacollection:3_3", "l": "ddi:logicalproduct:3_3",
+    "c": "ddi:conceptualcomponent:3_3",
+}
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+LANGUAGES = ("fr", "en")
+
+
+def q(name: str) -> str:
+    """``"r:Label"`` -> ``"{ddi:reusable:3_3}Label"``."""
+    prefix, local = name.split(":")
+    return f"{{{NS[prefix]}}}{local}"
+
+
+_R_ID, _R_AGENCY, _R_VERSION, _R_TYPE = q("r:ID"), q("r:Agency"), q("r:Version"), q(
+    "r:TypeOfObject")
+#: Identifiable (not versionable) elements: they carry the version of the item holding them.
+_OWNED = frozenset({q("l:Code"), q("d:CollectionEvent"), q("d:ModeOfCollection"),
+                    q("r:TemporalCoverage")})
+
+_NUMERIC_TYPES = {"integer": "Integer", "decimal": "Decimal"}
+_DATE_TYPES = {"date": ("YYYY-MM-DD", "Date"), "year": ("YYYY", "Year")}
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRef:
+    """Where a topic concept is published: what variables and questions reference."""
+
+    agency: str
+    id: str
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A row of the topics table."""
+
+    id: str
+    label_fr: str
+    label_en: str
+    description_fr: str = ""
+    description_en: str = ""
+
+
+_Element = etree._Element
+_Previous = dict[tuple[str, str, str], tuple[str, bytes]]
+
+
+def dictionary_to_ddi(dictionary: Dictionary, *, agency: str, topics: Mapping[str, TopicRef],
+                      previous: bytes | None = None) -> bytes:
+    """The DDIInstance for ``dictionary``; ``previous`` is the last output, for versions."""
+    build = _Builder(agency, _previous_versions(previous))
+    study = dictionary.study
+    group_id = study.id or study.slug or agency.rsplit(".", 1)[-1]
+    root = build.item(None, "ddi:DDIInstance", f"{group_id}-publication")
+    package = _shared_package(build, dictionary, group_id, topics)
+    group = build.item(root, "g:Group", group_id, _group_attributes(study))
+    _study_content(build, group, study, group_id)
+    reqs = build.sub(group, "r:RequiredResourcePackages")
+    build.ref(reqs, "r:ResourcePackageReference", "ResourcePackage", f"{group_id}-resources")
+    for wave in dictionary.waves:
+        _study_unit(build, group, wave, topics)
+    build.finish(group)
+    root.append(package)
+    build.finish(root)
+    etree.cleanup_namespaces(root, top_nsmap=NS)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def topics_to_ddi(topics: Iterable[Topic], *, agency: str,
+                  previous: bytes | None = None) -> bytes:
+    """The shared topics as a ConceptScheme in a ResourcePackage of its own."""
+    build = _Builder(agency, _previous_versions(previous))
+    root = build.item(None, "ddi:DDIInstance", "topics-publication")
+    package = build.item(root, "g:ResourcePackage", "topics-resources")
+    citation = build.sub(package, "r:Citation")
+    build.strings(citation, "r:Title", {"fr": "Thèmes des cohortes", "en": "Cohort topics"})
+    scheme = build.item(package, "c:ConceptScheme", "topics")
+    build.names(scheme, "c:ConceptSchemeName", "topics")
+    build.texts(scheme, "r:Label", {"fr": "Thèmes partagés par les cohortes",
+                                    "en": "Topics shared by the cohorts"})
+    for topic in topics:
+        concept = build.item(scheme, "c:Concept", topic.id)
+        build.names(concept, "c:ConceptName", topic.id)
+        build.texts(concept, "r:Label", {"fr": topic.label_fr, "en": topic.label_en})
+        build.texts(concept, "r:Description", {"fr": topic.description_fr,
+                                               "en": topic.description_en})
+        build.finish(concept)
+    build.finish(scheme)
+    build.finish(package)
+    build.finish(root)
+    etree.cleanup_namespaces(root, top_nsmap=NS)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def read_topic_refs(xml: bytes) -> dict[str, TopicRef]:
+    """Topic id -> where it is published, from a topics publication."""
+    root = _parse(xml, "topics file")
+    refs = {}
+    for concept in root.iter(q("c:Concept")):
+        agency, id_, version = (concept.findtext(t) for t in (_R_AGENCY, _R_ID, _R_VERSION))
+        if agency and id_ and version:
+            refs[id_] = TopicRef(agency, id_, version)
+    return refs
+
+
+def _parse(xml: bytes, what: str) -> _Element:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True,
+                             remove_blank_text=True)
+    try:
+        return etree.fromstring(xml, parser)
+    except etree.XMLSyntaxError as exc:
+        raise UnusableInput(f"the {what} is not readable XML: {exc}") from None
+
+
+class _Builder:
+    """Creates DDI elements and gives each versionable item its version once complete."""
+
+    def __init__(self, agency: str, previous: _Previous) -> None:
+        self.agency = agency
+        self.previous = previous
+        self.versions: dict[str, str] = {}
+        self.changed = 0
+
+    def sub(self, parent: _Element | None, tag: str, text: str | None = None,
+            **attributes: str) -> _Element:
+        el = etree.Element(q(tag), nsmap=NS) if parent is None else etree.SubElement(
+            parent, q(tag))
+        if text is not None:
+            el.text = text
+        for key, value in attributes.items():
+            el.set(key, value)
+        return el
+
+    def item(self, parent: _Element | None, tag: str, id_: str,
+             attributes: Iterable[tuple[str, str]] = ()) -> _Element:
+        """An identified element; its version is set by :meth:`finish`."""
+        el = self.sub(parent, tag)
+        self.sub(el, "r:Agency", self.agency)
+        self.sub(el, "r:ID", id_)
+        self.sub(el, "r:Version", "0")
+        for key, value in attributes:
+            pair = self.sub(el, "r:UserAttributePair")
+            self.sub(pair, "r:AttributeKey", key)
+            self.sub(pair, "r:AttributeValue", value)
+        return el
+
+    def ref(self, parent: _Element, tag: str, type_: str, id_: str,
+            target: TopicRef | None = None) -> None:
+        el = self.sub(parent, tag)
+        self.sub(el, "r:Agency", target.agency if target else self.agency)
+        self.sub(el, "r:ID", id_)
+        self.sub(el, "r:Version", target.version if target else self.versions[id_])
+        self.sub(el, "r:TypeOfObject", type_)
+
+    def finish(self, el: _Element) -> str:
+        """Give ``el`` (complete, children finished) its version: the previous one when the
+        content is unchanged, else the next integer."""
+        digest, own = _fingerprint(el)
+        id_ = el.findtext(_R_ID) or ""
+        before = self.previous.get((el.tag, self.agency, id_))
+        if before is None:
+            version = "1"
+        elif before[1] == digest:
+            version = before[0]
+        else:
+            version = str(int(before[0].split(".")[0]) + 1)
+        if before is None or before[0] != version:
+            self.changed += 1
+        for node in own:
+            node.text = version
+        self.versions[id_] = version
+        return version
+
+    def strings(self, parent: _Element, tag: str, by_lang: Mapping[str, str]) -> None:
+        """An InternationalString (``r:String`` per language), skipped when all are empty."""
+        if any(by_lang.values()):
+            el = self.sub(parent, tag)
+            for lang, text in by_lang.items():
+                if text:
+                    self.sub(el, "r:String", text).set(XML_LANG, lang)
+
+    def texts(self, parent: _Element, tag: str, by_lang: Mapping[str, str]) -> None:
+        """A StructuredString (``r:Content`` per language), skipped when all are empty."""
+        if any(by_lang.values()):
+            el = self.sub(parent, tag)
+            for lang, text in by_lang.items():
+                if text:
+                    self.sub(el, "r:Content", text).set(XML_LANG, lang)
+
+    def names(self, parent: _Element, tag: str, name: str) -> None:
+        self.sub(self.sub(parent, tag), "r:String", name)
+
+
+def _fingerprint(el: _Element) -> tuple[bytes, list[_Element]]:
+    """A digest of ``el``'s content with its own version left out, and the version elements
+    that hold its own version (its own and those of the identifiables it owns).
+
+    Nested versionable items count by identity and version only, so a change deep inside
+    shows here through the version of the child that changed."""
+    parts: list[str] = [el.tag]
+    own: list[_Element] = []
+
+    def walk(node: _Element) -> None:
+        for child in node:
+            tag = child.tag
+            if not isinstance(tag, str):
+                continue
+            if tag == _R_VERSION and node.find(_R_TYPE) is None:
+                own.append(child)
+                parts.append("<version/>")
+                continue
+            if tag not in _OWNED and child.find(_R_ID) is not None and child.find(
+                    _R_TYPE) is None:
+                parts.append(f"<{tag} {child.findtext(_R_AGENCY)}:{child.findtext(_R_ID)}:"
+                             f"{child.findtext(_R_VERSION)}/>")
+                continue
+            text = (child.text or "").strip()
+            parts.append(f"<{tag} {sorted(child.attrib.items())}>{text}")
+            walk(child)
+            parts.append("</>")
+
+    parts.append(repr(sorted(el.attrib.items())))
+    walk(el)
+    return hashlib.sha256("\x1f".join(parts).encode()).digest(), own
+
+
+def _previous_versions(xml: bytes | None) -> _Previous:
+    """(tag, agency, id) -> (version, content digest) for every versionable item."""
+    if not xml:
+        return {}
+    found: _Previous = {}
+    for el in _parse(xml, "previous output").iter():
+        if not isinstance(el.tag, str) or el.tag in _OWNED:
+            continue
+        id_, version = el.findtext(_R_ID), el.findtext(_R_VERSION)
+        if id_ and version and el.find(_R_TYPE) is None and version.split(".")[0].isdigit():
+            found[(el.tag, el.findtext(_R_AGENCY) or "", id_)] = (version, _fingerprint(el)[0])
+    return found
+
+
+# --- The cohort: Group, ResourcePackage, StudyUnits --------------------------------------
+
+
+def _group_attributes(study: StudyFacts) -> list[tuple[str, str]]:
+    pairs = []
+    if study.participants is not None:
+        pairs.append(("catalogue:participants", str(study.participants)))
+    if study.slug:
+        pairs.append(("catalogue:slug", study.slug))
+    return pairs
+
+
+def _study_content(build: _Builder, group: _Element, study: StudyFacts, group_id: str) -> None:
+    if study.title_fr or study.title_en or study.alternate_title:
+        citation = build.sub(group, "r:Citation")
+        build.strings(citation, "r:Title", {"fr": study.title_fr, "en": study.title_en})
+        if study.alternate_title:
+            build.sub(build.sub(citation, "r:AlternateTitle"), "r:String", study.alternate_title)
+    build.texts(group, "r:Abstract", {"fr": study.abstract_fr, "en": study.abstract_en})
+    if study.funding_fr or study.funding_en:
+        funding = build.sub(group, "r:FundingInformation")
+        build.texts(funding, "r:Description", {"fr": study.funding_fr, "en": study.funding_en})
+    build.texts(group, "r:Purpose", {"fr": study.purpose_fr, "en": study.purpose_en})
+    if study.start or study.end:
+        coverage = build.item(build.sub(group, "r:Coverage"), "r:TemporalCoverage",
+                              f"{group_id}-temporal")
+        _date_range(build, build.sub(coverage, "r:ReferenceDate"), study.start, study.end)
+    if study.analysis_unit:
+        build.sub(group, "r:AnalysisUnit", study.analysis_unit)
+    if study.kind_of_data:
+        build.sub(group, "r:KindOfData", study.kind_of_data)
+
+
+def _date_range(build: _Builder, parent: _Element, start: str, end: str) -> None:
+    if start:
+        build.sub(parent, "r:StartDate", start)
+    if end:
+        build.sub(parent, "r:EndDate", end)
+
+
+def _shared_package(build: _Builder, dictionary: Dictionary, group_id: str,
+                    topics: Mapping[str, TopicRef]) -> _Element:
+    """The ResourcePackage (built detached; it is placed after the Group)."""
+    package = build.item(None, "g:ResourcePackage", f"{group_id}-resources")
+    citation = build.sub(package, "r:Citation")
+    build.strings(citation, "r:Title", {"fr": "Questions, univers et listes de codes partagés",
+                                        "en": "Shared questions, universes and code lists"})
+    categories = build.item(None, "l:CategoryScheme", f"{group_id}-categories")
+    code_lists = build.item(None, "l:CodeListScheme", f"{group_id}-code-lists")
+    for entry in dictionary.code_lists:
+        for cat in entry.categories:
+            category = build.item(categories, "l:Category", f"cat-{entry.name}-{cat.code}")
+            if cat.code in entry.missing:
+                category.set("isMissing", "true")
+            build.texts(category, "r:Label", {"fr": cat.label_fr, "en": cat.label_en})
+            build.finish(category)
+        code_list = build.item(code_lists, "l:CodeList", f"cl-{entry.name}")
+        build.names(code_list, "l:CodeListName", entry.name)
+        for cat in entry.categories:
+            code = build.item(code_list, "l:Code", f"code-{entry.name}-{cat.code}")
+            build.ref(code, "r:CategoryReference", "Category", f"cat-{entry.name}-{cat.code}")
+            build.sub(code, "r:Value", cat.code)
+        build.finish(code_list)
+    universes = build.item(None, "c:UniverseScheme", f"{group_id}-universes")
+    for universe in dictionary.universes:
+        el = build.item(universes, "c:Universe", f"u-{universe.key}")
+        build.names(el, "c:UniverseName", universe.key)
+        build.texts(el, "r:Label", {"fr": universe.label_fr, "en": universe.label_en})
+        build.finish(el)
+    questions = build.item(None, "d:QuestionScheme", f"{group_id}-questions")
+    for question in dictionary.questions:
+        _question_item(build, questions, question, topics)
+    for scheme, has_items in ((universes, dictionary.universes),
+                              (questions, dictionary.questions),
+                              (categories, dictionary.code_lists),
+                              (code_lists, dictionary.code_lists)):
+        if has_items:
+            build.finish(scheme)
+            package.append(scheme)
+    build.finish(package)
+    return package
+
+
+def _question_item(build: _Builder, scheme: _Element, question: QuestionEntry,
+                   topics: Mapping[str, TopicRef]) -> None:
+    el = build.item(scheme, "d:QuestionItem", f"q-{question.id}")
+    build.names(el, "d:QuestionItemName", question.id)
+    for lang, text in zip(LANGUAGES, (question.text_fr, question.text_en), strict=True):
+        if text:
+            wording = build.sub(el, "d:QuestionText", audienceLanguage=lang)
+            build.sub(build.sub(wording, "d:LiteralText"), "d:Text", text).set(XML_LANG, lang)
+    kind = question.response_type
+    if kind == "code":
+        domain = build.sub(el, "d:CodeDomain")
+        build.ref(domain, "r:CodeListReference", "CodeList", f"cl-{question.code_list}")
+    elif kind in _NUMERIC_TYPES:
+        build.sub(build.sub(el, "d:NumericDomain"), "r:NumericTypeCode", _NUMERIC_TYPES[kind])
+    elif kind in _DATE_TYPES:
+        domain = build.sub(el, "d:DateTimeDomain")
+        build.sub(domain, "r:DateFieldFormat", _DATE_TYPES[kind][0])
+        build.sub(domain, "r:DateTypeCode", _DATE_TYPES[kind][1])
+    else:
+        build.sub(el, "d:TextDomain")
+    if question.concept:
+        build.ref(el, "r:ConceptReference", "Concept", question.concept, topics[question.concept])
+    build.finish(el)
+
+
+def _study_unit(build: _Builder, group: _Element, wave: WaveEntry,
+                topics: Mapping[str, TopicRef]) -> None:
+    key = wave.key
+    unit = build.item(group, "s:StudyUnit", f"su-{key}")
+    if wave.label_fr or wave.label_en:
+        build.strings(build.sub(unit, "r:Citation"), "r:Title",
+                      {"fr": wave.label_fr, "en": wave.label_en})
+    constructs = build.item(None, "d:ControlConstructScheme", f"ccs-{key}")
+    instruments = build.item(None, "d:InstrumentScheme", f"is-{key}")
+    for instrument in wave.instruments:
+        prefix = f"{key}-{instrument.key}"
+        members = []
+        for question_id in instrument.questions:
+            construct = build.item(None, "d:QuestionConstruct", f"qc-{prefix}-{question_id}")
+            build.ref(construct, "r:QuestionReference", "QuestionItem", f"q-{question_id}")
+            build.finish(construct)
+            members.append(construct)
+        sequence = build.item(constructs, "d:Sequence", f"seq-{prefix}")
+        build.names(sequence, "d:ConstructName", instrument.key)
+        for construct in members:
+            build.ref(sequence, "d:ControlConstructReference", "QuestionConstruct",
+                      construct.findtext(_R_ID) or "")
+        build.finish(sequence)
+        constructs.extend(members)
+        el = build.item(instruments, "d:Instrument", f"inst-{prefix}")
+        build.names(el, "d:InstrumentName", instrument.key)
+        build.texts(el, "r:Label", {"fr": instrument.label_fr, "en": instrument.label_en})
+        build.ref(el, "d:ControlConstructReference", "Sequence", f"seq-{prefix}")
+        build.finish(el)
+    collection = build.item(unit, "d:DataCollection", f"dc-{key}")
+    event = build.item(collection, "d:CollectionEvent", f"ce-{key}")
+    if wave.start or wave.end:
+        _date_range(build, build.sub(event, "d:DataCollectionDate"), wave.start, wave.end)
+    for mode in wave.modes:
+        el = build.item(event, "d:ModeOfCollection", f"mode-{key}-{mode}")
+        build.sub(el, "d:TypeOfModeOfCollection", mode)
+        build.texts(el, "r:Description", dict(zip(LANGUAGES, MODES[mode], strict=True)))
+    for instrument in wave.instruments:
+        build.ref(event, "d:InstrumentReference", "Instrument", f"inst-{key}-{instrument.key}")
+    if wave.instruments:
+        for scheme in (constructs, instruments):
+            build.finish(scheme)
+            collection.append(scheme)
+    build.finish(collection)
+    product = build.item(unit, "l:LogicalProduct", f"lp-{key}")
+    variables = build.item(product, "l:VariableScheme", f"vs-{key}")
+    for row in wave.variables:
+        _variable(build, variables, row, topics)
+    build.finish(variables)
+    build.finish(product)
+    build.finish(unit)
+
+
+def _variable(build: _Builder, scheme: _Element, row: Row,
+              topics: Mapping[str, TopicRef]) -> None:
+    attributes = [("catalogue:access", row.access)]
+    if row.source:
+        attributes.append(("catalogue:source", row.source))
+    el = build.item(scheme, "l:Variable", f"var-{row.wave}-{row.variable}", attributes)
+    build.names(el, "l:VariableName", row.variable)
+    build.texts(el, "r:Label", {"fr": row.label_fr, "en": row.label_en})
+    build.texts(el, "r:Description", {"fr": row.description_fr, "en": row.description_en})
+    if row.universe:
+        build.ref(el, "r:UniverseReference", "Universe", f"u-{row.universe}")
+    if row.concept:
+        build.ref(el, "r:ConceptReference", "Concept", row.concept, topics[row.concept])
+    if row.question_id:
+        build.ref(el, "r:QuestionReference", "QuestionItem", f"q-{row.question_id}")
+    kind = row.response_type
+    tag = {"code": "r:CodeRepresentation", "text": "r:TextRepresentation"}.get(
+        kind, "r:NumericRepresentation" if kind in _NUMERIC_TYPES else "r:DateTimeRepresentation")
+    rep = build.sub(build.sub(el, "l:VariableRepresentation"), tag)
+    if row.missing_codes:
+        rep.set("missingValue", " ".join(row.missing_codes))
+    if row.unit:
+        build.sub(rep, "r:MeasurementUnit", row.unit)
+    if kind == "code":
+        build.ref(rep, "r:CodeListReference", "CodeList", f"cl-{row.code_list}")
+    elif kind in _NUMERIC_TYPES:
+        build.sub(rep, "r:NumericTypeCode", _NUMERIC_TYPES[kind])
+    elif kind in _DATE_TYPES:
+        build.sub(rep, "r:DateFieldFormat", _DATE_TYPES[kind][0])
+        build.sub(rep, "r:DateTypeCode", _DATE_TYPES[kind][1])
+    build.finish(el)
+
+
+# --- Back from the catalogue model: items -> dictionary rows -----------------------------
+
+
+def dictionary_from_items(items: Iterable[Item]) -> list[Row]:
+    """One row per variable, from the model items of a publication that follows the layout
+    above (variables in a StudyUnit's VariableScheme, questions placed in instruments
+    through QuestionConstructs). Rows come wave by wave, in publication order."""
+    index = _Index(items)
+    instrument_of: dict[tuple[str, str], Item] = {}
+    for instrument in index.of_kind("Instrument"):
+        wave = index.study_unit(instrument)
+        for sequence in index.targets(instrument, "construct"):
+            for construct in index.targets(sequence, "child"):
+                for question in construct.refs("question"):
+                    instrument_of.setdefault((wave, question.key), instrument)
+    rows: dict[str, list[Row]] = {key: [] for key in index.study_units}
+    for variable in index.of_kind("Variable"):
+        wave = index.study_unit(variable)
+        if wave in rows and isinstance(variable, Variable):
+            rows[wave].append(_row(index, variable, wave, instrument_of))
+    return [row for wave_rows in rows.values() for row in wave_rows]
+
+
+def study_from_items(items: Iterable[Item]) -> StudyFacts:
+    """The study facts of the first Group among ``items``."""
+    group = next((i for i in items if isinstance(i, Study) and i.element == "Group"), None)
+    if group is None:
+        return StudyFacts()
+    participants = group.attribute("catalogue:participants")
+    funding = group.funding[0].description if group.funding else LangText()
+    return StudyFacts(
+        id=group.identity.id, slug=group.attribute("catalogue:slug") or "",
+        title_fr=group.title.get("fr") or "", title_en=group.title.get("en") or "",
+        alternate_title=group.alternate_title.best(),
+        abstract_fr=group.abstract.get("fr") or "", abstract_en=group.abstract.get("en") or "",
+        purpose_fr=group.purpose.get("fr") or "", purpose_en=group.purpose.get("en") or "",
+        participants=int(participants) if participants and participants.isdigit() else None,
+        start=group.coverage.temporal.start or "", end=group.coverage.temporal.end or "",
+        funding_fr=funding.get("fr") or "", funding_en=funding.get("en") or "",
+        kind_of_data=";".join(group.kind_of_data), analysis_unit=";".join(group.analysis_units),
+    )
+
+
+class _Index:
+    """Items by key, and who holds whom (from ``parent`` and ``contains`` references)."""
+
+    def __init__(self, items: Iterable[Item]) -> None:
+        self.items = list(items)
+        self.by_key = {item.identity.key: item for item in self.items}
+        self.parent: dict[str, str] = {}
+        for item in self.items:
+            if item.parent is not None:
+                self.parent[item.identity.key] = item.parent.key
+            for ref in item.refs("contains"):
+                self.parent.setdefault(ref.key, item.identity.key)
+        self.study_units = [i.identity.key for i in self.items
+                            if isinstance(i, Study) and i.element == "StudyUnit"]
+
+    def of_kind(self, kind: str) -> list[Item]:
+        return [item for item in self.items if item.kind == kind]
+
+    def get(self, key: str | None) -> Item | None:
+        return self.by_key.get(key) if key else None
+
+    def targets(self, item: Item, role: str) -> list[Item]:
+        return [t for r in item.refs(role) if (t := self.by_key.get(r.key)) is not None]
+
+    def study_unit(self, item: Item) -> str:
+        key: str | None = item.identity.key
+        seen = set()
+        while key is not None and key not in seen:
+            seen.add(key)
+            found = self.by_key.get(key)
+            if isinstance(found, Study) and found.element == "StudyUnit":
+                return key
+            key = self.parent.get(key)
+        return ""
+
+
+def _lang(text: LangText) -> tuple[str, str]:
+    return text.get("fr") or "", text.get("en") or ""
+
+
+def _row(index: _Index, variable: Variable, wave_key: str,
+         instrument_of: Mapping[tuple[str, str], Item]) -> Row:
+    unit = index.by_key[wave_key]
+    wave_fr, wave_en = _lang(unit.title if isinstance(unit, Study) else LangText())
+    collections = [i for i in index.of_kind("DataCollection")
+                   if isinstance(i, DataCollection) and index.study_unit(i) == wave_key]
+    events = [e for c in collections for e in c.events]
+    start = next((e.dates.start for e in events if e.dates.start), "") or ""
+    end = next((e.dates.end for e in events if e.dates.end), "") or ""
+    modes = tuple(m for e in events for text in e.modes if (m := _mode_token(text)))
+    rep = variable.representation
+    question = next(iter(index.targets(variable, "question")), None)
+    instrument = instrument_of.get((wave_key, question.identity.key)) if question else None
+    code_list = index.get(rep.code_list.key if rep.code_list else None)
+    universe = next(iter(index.targets(variable, "universe")), None)
+    concept = next(iter(variable.refs("concept")), None)
+    label_fr, label_en = _lang(variable.label)
+    return Row(
+        wave=_natural(unit, "su-"), variable=variable.name, response_type=_response_type(rep),
+        wave_label_fr=wave_fr, wave_label_en=wave_en, wave_start=start, wave_end=end,
+        wave_mode=modes,
+        instrument=instrument.name if instrument else "",
+        instrument_label_fr=_lang(instrument.label)[0] if instrument else "",
+        instrument_label_en=_lang(instrument.label)[1] if instrument else "",
+        question_id=_natural(question, "q-") if question else "",
+        question_text_fr=_lang(question.text)[0] if isinstance(question, Question) else "",
+        question_text_en=_lang(question.text)[1] if isinstance(question, Question) else "",
+        label_fr=label_fr, label_en=label_en,
+        description_fr=_lang(variable.description)[0],
+        description_en=_lang(variable.description)[1],
+        code_list=_natural(code_list, "cl-") if code_list else "",
+        categories=_categories(index, code_list), missing_codes=rep.missing_values,
+        unit=rep.unit, concept=concept.id if concept else "",
+        universe=_natural(universe, "u-") if universe else "",
+        universe_label_fr=_lang(universe.label)[0] if universe else "",
+        universe_label_en=_lang(universe.label)[1] if universe else "",
+        source=variable.source, access=variable.access,
+    )
+
+
+def _natural(item: Item, prefix: str) -> str:
+    """The dictionary's key for an item: its name, else its ID without the type prefix."""
+    return item.name or item.identity.id.removeprefix(prefix)
+
+
+def _categories(index: _Index, code_list: Item | None) -> tuple[CategoryEntry, ...]:
+    if not isinstance(code_list, CodeList):
+        return ()
+    entries = []
+    for code in code_list.codes:
+        category = next(iter(index.targets(code, "category")), None)
+        label_fr, label_en = _lang(category.label) if category else ("", "")
+        entries.append(CategoryEntry(code.value, label_fr, label_en))
+    return tuple(entries)
+
+
+def _response_type(rep: Representation) -> str:
+    if rep.kind == "code":
+        return "code"
+    if rep.kind == "numeric":
+        return "decimal" if rep.numeric_type.lower() == "decimal" else "integer"
+    if rep.kind == "datetime":
+        return "year" if rep.date_format.upper() in ("YYYY", "YEAR") else "date"
+    return "text"
+
+
+def _mode_token(text: LangText) -> str:
+    values = {value.strip().lower() for _, value in text}
+    for token, labels in MODES.items():
+        if token in values or {label.lower() for label in labels} & values:
+            return token
+    return ""

@@ -1,0 +1,102 @@
+"""The one engine interface the catalogue calls, and the factory that opens an engine.
+
+An engine holds the index of one data directory: variables, questions and studies of
+every publication. Publishing replaces one publication's documents atomically (readers
+see the old documents or the new ones, never a mix); ``catalogue reindex`` rebuilds
+everything from the store. Any number of processes may search while one writes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import ClassVar, Self
+
+from search.documents import SearchDocument
+from search.errors import InvalidSearch
+from search.query import Filters, SearchQuery
+from search.results import SearchResults
+
+ENGINE_NAMES: tuple[str, ...] = ("tantivy", "whoosh")
+DEFAULT_ENGINE = "tantivy"
+#: How long a writer waits for another process's write to finish, in seconds.
+DEFAULT_LOCK_TIMEOUT = 60.0
+
+
+class SearchEngine(ABC):
+    """A search index: write publications, search, suggest."""
+
+    name: ClassVar[str]
+    path: Path
+
+    @classmethod
+    @abstractmethod
+    def open(cls, path: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Self:
+        """Open the index in ``path``, creating an empty one when there is none."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release readers and files; the engine is unusable afterwards."""
+
+    @abstractmethod
+    def replace_publication(self, publication_id: int,
+                            documents: Iterable[SearchDocument]) -> int:
+        """Make ``documents`` the whole of publication ``publication_id``, in one commit.
+
+        Returns the number of documents indexed. Raises
+        :class:`~search.errors.IndexLocked` when another writer holds the index longer than
+        the lock timeout, :class:`~search.errors.InvalidDocument` when a document belongs
+        to another publication (nothing is written then).
+        """
+
+    @abstractmethod
+    def delete_publication(self, publication_id: int) -> None:
+        """Remove every document of publication ``publication_id``, in one commit."""
+
+    @abstractmethod
+    def rebuild(self, documents: Iterable[SearchDocument]) -> int:
+        """Replace the whole index with ``documents``, in one commit; returns their number."""
+
+    @abstractmethod
+    def search(self, query: SearchQuery) -> SearchResults:
+        """Hits (or groups), total, facet counts and a suggestion for ``query``."""
+
+    @abstractmethod
+    def suggest(self, text: str) -> str | None:
+        """``text`` with unknown words replaced by close indexed words, or None."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def open_engine(name: str, path: Path | str, *,
+                lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> SearchEngine:
+    """Open the engine called ``name`` (``tantivy`` or ``whoosh``) on the index in ``path``.
+
+    Each engine has its own directory format: give each its own ``path``.
+    """
+    engine: type[SearchEngine]
+    if name == "tantivy":
+        from search.tantivy_engine import TantivyEngine
+        engine = TantivyEngine
+    elif name == "whoosh":
+        from search.whoosh_engine import WhooshEngine
+        engine = WhooshEngine
+    else:
+        raise InvalidSearch(f"unknown search engine {name!r}: use one of "
+                            f"{', '.join(ENGINE_NAMES)}")
+    return engine.open(Path(path), lock_timeout=lock_timeout)
+
+
+def ranked_urns(engine: SearchEngine, text: str, filters: Filters | None = None,
+                limit: int = 10) -> list[str]:
+    """The URNs of the first ``limit`` hits for ``text``, best first (for relevance tests)."""
+    query = SearchQuery(text=text, filters=filters or Filters(), page_size=limit, facets=(),
+                        highlight=False)
+    return engine.search(query).urns()

@@ -1,0 +1,249 @@
+"""The search flow both engines share, written against a few index primitives.
+
+Parsing, planning, facet logic, grouping, snippets and suggestions live here once, so
+that the two engines cannot drift apart; an engine only says how to run a plan against
+its index (top hits, counts per facet term, stored documents, vocabulary look-ups).
+
+Every primitive of one search receives the same *snapshot* (a reader on one commit), so
+hits, total and facet counts always describe the same state of the index.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from typing import Generic, TypeVar
+
+from search.analysis import Analyzer
+from search.documents import SearchDocument
+from search.engine import SearchEngine
+from search.facets import FACETS_BY_NAME, count_field, split_counted
+from search.highlight import highlighter_for, snippet
+from search.plan import TextPlan, build_plan
+from search.query import Filters, SearchQuery
+from search.results import FacetCounts, FacetValue, GroupedHit, Hit, SearchResults
+from search.suggest import suggest_correction
+from search.syntax import parse_query
+
+SnapshotT = TypeVar("SnapshotT")
+RefT = TypeVar("RefT")
+
+#: Members shown per group; ``GroupedHit.size`` still counts them all.
+MEMBERS_PER_GROUP = 20
+_ANALYSIS_CACHE_SIZE = 50_000
+_COUNT_CACHE_SIZE = 256
+_PREFIX_CACHE_SIZE = 256
+
+
+class IndexedEngine(SearchEngine, Generic[SnapshotT, RefT]):
+    """Implements :meth:`search` and :meth:`suggest` on top of the primitives below."""
+
+    def __init__(self) -> None:
+        self._analysis_cache: dict[tuple[Analyzer, str], list[str]] = {}
+        self._count_cache: OrderedDict[Hashable, dict[str, dict[str, int]]] = OrderedDict()
+        self._prefix_cache: OrderedDict[Hashable, list[tuple[str, int]]] = OrderedDict()
+
+    # -- primitives ------------------------------------------------------------------
+
+    @abstractmethod
+    def _snapshot(self) -> SnapshotT:
+        """A reader on the latest commit (re-opened when a writer has committed since)."""
+
+    @abstractmethod
+    def _generation(self, snapshot: SnapshotT) -> Hashable:
+        """Identifies the commit ``snapshot`` reads; cached counts are kept per commit."""
+
+    @abstractmethod
+    def _tokens(self, analyzer: Analyzer, text: str) -> list[str]:
+        """The engine's own analysis of ``text``."""
+
+    @abstractmethod
+    def _top(self, snapshot: SnapshotT, plan: TextPlan | None, filters: Filters,
+             offset: int, limit: int) -> tuple[int, list[tuple[RefT, float]]]:
+        """Total matches and the page ``[offset, offset + limit)`` by score (by name when
+        ``plan`` is None)."""
+
+    @abstractmethod
+    def _term_counts(self, snapshot: SnapshotT, plan: TextPlan | None, filters: Filters,
+                     fields: Sequence[str]) -> dict[str, dict[str, int]]:
+        """``{field: {term: matching documents}}`` for facet counting fields."""
+
+    @abstractmethod
+    def _documents(self, snapshot: SnapshotT, refs: Sequence[RefT]) -> list[SearchDocument]:
+        """The stored documents behind ``refs``, in order."""
+
+    @abstractmethod
+    def _group_ids(self, snapshot: SnapshotT, refs: Sequence[RefT]) -> list[Hashable]:
+        """The group of each of ``refs``, as any value equal for equal group keys."""
+
+    @abstractmethod
+    def _group_total(self, snapshot: SnapshotT, plan: TextPlan | None,
+                     filters: Filters) -> int:
+        """How many distinct groups the matches fall into."""
+
+    @abstractmethod
+    def _group_members(self, snapshot: SnapshotT, plan: TextPlan | None, filters: Filters,
+                       group: Hashable, limit: int) -> tuple[int, list[tuple[RefT, float]]]:
+        """Matches of one group (as returned by :meth:`_group_ids`): count and best ones."""
+
+    @abstractmethod
+    def _is_known(self, snapshot: SnapshotT, folded: str) -> bool:
+        """True when a document holds the unstemmed word ``folded``."""
+
+    @abstractmethod
+    def _vocabulary(self, snapshot: SnapshotT, prefix: str) -> list[tuple[str, int]]:
+        """Vocabulary terms of live documents starting with ``prefix``, with counts."""
+
+    # -- the shared flow -------------------------------------------------------------
+
+    def search(self, query: SearchQuery) -> SearchResults:
+        parsed = parse_query(query.text)
+        plan = build_plan(parsed, self._analyze)
+        snapshot = self._snapshot()
+        facets = self._facets(snapshot, plan, query)
+        hits: tuple[Hit, ...] = ()
+        groups: tuple[GroupedHit, ...] = ()
+        highlighter = highlighter_for(parsed, self._analyze) if query.highlight else None
+
+        def hit(document: SearchDocument, score: float) -> Hit:
+            text = snippet(document, highlighter, self._analyze) if query.highlight else ""
+            return Hit(document, score, text)
+
+        if query.group:
+            total, groups = self._grouped(snapshot, plan, query, hit)
+        else:
+            total, refs = self._top(snapshot, plan, query.filters, query.offset,
+                                    query.page_size)
+            documents = self._documents(snapshot, [ref for ref, _ in refs])
+            hits = tuple(hit(d, score) for d, (_, score) in zip(documents, refs, strict=True))
+        suggestion = None
+        if any(True for _ in parsed.positive_terms()):
+            suggestion = suggest_correction(query.text, _SnapshotVocabulary(self, snapshot))
+        return SearchResults(query=query, total=total, hits=hits, groups=groups,
+                             facets=facets, suggestion=suggestion, warnings=parsed.warnings)
+
+    def suggest(self, text: str) -> str | None:
+        return suggest_correction(text, _SnapshotVocabulary(self, self._snapshot()))
+
+    def _analyze(self, analyzer: Analyzer, text: str) -> list[str]:
+        key = (analyzer, text)
+        tokens = self._analysis_cache.get(key)
+        if tokens is None:
+            if len(self._analysis_cache) >= _ANALYSIS_CACHE_SIZE:
+                self._analysis_cache.clear()
+            tokens = self._analysis_cache[key] = self._tokens(analyzer, text)
+        return tokens
+
+    def _facets(self, snapshot: SnapshotT, plan: TextPlan | None,
+                query: SearchQuery) -> tuple[FacetCounts, ...]:
+        if not query.facets:
+            return ()
+        selected = dict(query.filters.active())
+        # Facets without a selection share one count; each selected facet is counted
+        # without its own filter, so that its other values show what widening would add.
+        shared = tuple(f for f in query.facets if f not in selected)
+        raw: dict[str, dict[str, int]] = {}
+        if shared:
+            raw.update(self._cached_counts(snapshot, plan, query.filters, shared))
+        for facet in query.facets:
+            if facet in selected:
+                raw.update(self._cached_counts(snapshot, plan, query.filters.without(facet),
+                                               (facet,)))
+        return tuple(_facet_counts(facet, raw[count_field(facet)], selected.get(facet, ()),
+                                   query.facet_limit) for facet in query.facets)
+
+    def _cached_counts(self, snapshot: SnapshotT, plan: TextPlan | None, filters: Filters,
+                       facets: tuple[str, ...]) -> dict[str, dict[str, int]]:
+        key = (self._generation(snapshot), plan, filters, facets)
+        counts = self._count_cache.get(key)
+        if counts is not None:
+            self._count_cache.move_to_end(key)
+            return counts
+        counts = self._term_counts(snapshot, plan, filters, [count_field(f) for f in facets])
+        self._count_cache[key] = counts
+        if len(self._count_cache) > _COUNT_CACHE_SIZE:
+            self._count_cache.popitem(last=False)
+        return counts
+
+    def _cached_vocabulary(self, snapshot: SnapshotT, prefix: str) -> list[tuple[str, int]]:
+        key = (self._generation(snapshot), prefix)
+        terms = self._prefix_cache.get(key)
+        if terms is None:
+            terms = self._prefix_cache[key] = self._vocabulary(snapshot, prefix)
+            if len(self._prefix_cache) > _PREFIX_CACHE_SIZE:
+                self._prefix_cache.popitem(last=False)
+        return terms
+
+    def _grouped(self, snapshot: SnapshotT, plan: TextPlan | None, query: SearchQuery,
+                 hit: Callable[[SearchDocument, float], Hit],
+                 ) -> tuple[int, tuple[GroupedHit, ...]]:
+        total = self._group_total(snapshot, plan, query.filters)
+        if query.offset >= total:
+            return total, ()
+        # Groups rank by their best member: walk hits in rank order, collecting new
+        # groups, until the requested page of groups is complete.
+        needed = query.offset + query.page_size
+        order: list[Hashable] = []
+        seen: set[Hashable] = set()
+        offset, batch = 0, max(100, 3 * needed)
+        while len(order) < needed:
+            count, refs = self._top(snapshot, plan, query.filters, offset, batch)
+            for group in self._group_ids(snapshot, [ref for ref, _ in refs]):
+                if group not in seen:
+                    seen.add(group)
+                    order.append(group)
+            offset += len(refs)
+            if not refs or offset >= count:
+                break
+            batch *= 2
+        groups: list[GroupedHit] = []
+        for group in order[query.offset:needed]:
+            size, refs = self._group_members(snapshot, plan, query.filters, group,
+                                             MEMBERS_PER_GROUP)
+            documents = self._documents(snapshot, [ref for ref, _ in refs])
+            members = sorted((hit(d, score) for d, (_, score) in zip(documents, refs,
+                                                                     strict=True)),
+                             key=_wave_order)
+            if members:
+                groups.append(GroupedHit(members[0].document.effective_group_key,
+                                         tuple(members), size))
+        return total, tuple(groups)
+
+
+def _wave_order(hit: Hit) -> tuple[tuple[int, ...], str, str]:
+    document = hit.document
+    return document.years, document.wave, document.name
+
+
+def _facet_counts(facet: str, terms: dict[str, int], selected: tuple[str, ...],
+                  limit: int) -> FacetCounts:
+    if FACETS_BY_NAME[facet].labelled:
+        labelled = split_counted(terms)
+    else:
+        labelled = {term: (term, count) for term, count in terms.items()}
+    values = [FacetValue(value, label, count, value in selected)
+              for value, (label, count) in labelled.items() if count > 0]
+    values.sort(key=lambda v: (-v.count, v.label.lower(), v.value))
+    shown = values[:limit]
+    # A selected value stays visible (with its count, 0 when unknown or filtered out).
+    shown_values = {v.value for v in shown}
+    for value in selected:
+        if value not in shown_values:
+            known = next((v for v in values if v.value == value), None)
+            shown.append(known or FacetValue(value, value, 0, True))
+    return FacetCounts(facet, tuple(shown))
+
+
+class _SnapshotVocabulary(Generic[SnapshotT, RefT]):
+    """The :class:`~search.suggest.Vocabulary` of one snapshot."""
+
+    def __init__(self, engine: IndexedEngine[SnapshotT, RefT], snapshot: SnapshotT) -> None:
+        self._engine = engine
+        self._snapshot = snapshot
+
+    def is_known(self, folded: str) -> bool:
+        return self._engine._is_known(self._snapshot, folded)
+
+    def terms_with_prefix(self, prefix: str) -> list[tuple[str, int]]:
+        return self._engine._cached_vocabulary(self._snapshot, prefix)

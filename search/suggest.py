@@ -1,0 +1,125 @@
+""""Did you mean": correct the words of a query that the index does not know.
+
+The vocabulary lives in the index itself (the ``vocab`` field of :mod:`search.fields`),
+so it is replaced with each publication and never drifts from the documents. Its terms
+are ``folded<US>as written``: candidates are looked up and compared folded (accents do not
+count as errors) and offered as written (``tabagism`` -> ``tabagisme``, ``activte`` ->
+``activité``). The closest word wins (restricted Damerau-Levenshtein distance, at most 1
+for words of up to 4 letters, else 2), then the one found in most documents.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Protocol
+
+from search.analysis import MIN_VOCABULARY_LENGTH, STOP_WORDS, WORD_PATTERN, fold
+from search.facets import LABEL_SEPARATOR
+
+_TOKEN = re.compile(r"\S+")
+_OPERATORS = frozenset({"OR", "AND", "NOT"})
+
+
+class Vocabulary(Protocol):
+    def is_known(self, folded: str) -> bool:
+        """True when some document holds ``folded`` as an unstemmed word."""
+        ...
+
+    def terms_with_prefix(self, prefix: str) -> list[tuple[str, int]]:
+        """``(folded<US>written, document count)`` for vocabulary terms starting ``prefix``."""
+        ...
+
+
+def suggest_correction(text: str, vocabulary: Vocabulary) -> str | None:
+    """``text`` with its unknown words replaced by the closest known ones, or None."""
+    changed = False
+    pieces: list[str] = []
+    position = 0
+    for token in _TOKEN.finditer(text):
+        raw = token.group()
+        if raw in _OPERATORS or raw.endswith("*") or raw.lower().startswith(("urn:", "-urn:")):
+            continue
+        for word in WORD_PATTERN.finditer(raw):
+            correction = _correct(word.group(), vocabulary)
+            if correction is None:
+                continue
+            start = token.start() + word.start()
+            pieces.append(text[position:start])
+            pieces.append(correction)
+            position = token.start() + word.end()
+            changed = True
+    if not changed:
+        return None
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def _correct(word: str, vocabulary: Vocabulary) -> str | None:
+    folded = fold(word)
+    if (len(folded) < MIN_VOCABULARY_LENGTH or not folded.isalpha() or folded in STOP_WORDS
+            or vocabulary.is_known(folded)):
+        return None
+    limit = max_distance(folded)
+    best: str | None = None
+    for prefix in (folded[:2], folded[:1]):
+        best = best_correction(folded, _candidates(vocabulary.terms_with_prefix(prefix)), limit)
+        if best is not None:
+            break
+    if best is None:
+        return None
+    return best[:1].upper() + best[1:] if word[:1].isupper() else best
+
+
+def max_distance(folded: str) -> int:
+    return 1 if len(folded) <= 4 else 2
+
+
+def best_correction(folded: str, candidates: Iterable[tuple[str, str, int]],
+                    limit: int) -> str | None:
+    """The written form of the closest, then most frequent, ``(folded, written, count)``."""
+    best: tuple[int, int, str] | None = None
+    for candidate, written, count in candidates:
+        if candidate == folded or abs(len(candidate) - len(folded)) > limit:
+            continue
+        distance = edit_distance(folded, candidate, limit)
+        if distance > limit:
+            continue
+        key = (distance, -count, written)
+        if best is None or key < best:
+            best = key
+    return None if best is None else best[2]
+
+
+def _candidates(terms: list[tuple[str, int]]) -> list[tuple[str, str, int]]:
+    """One candidate per folded word, written as most documents write it."""
+    by_folded: dict[str, tuple[int, str, int]] = {}
+    for term, count in terms:
+        folded, _, written = term.partition(LABEL_SEPARATOR)
+        total, best_written, best_count = by_folded.get(folded, (0, written, -1))
+        if count > best_count:
+            best_written, best_count = written or folded, count
+        by_folded[folded] = (total + count, best_written, best_count)
+    return [(folded, written, total) for folded, (total, written, _) in by_folded.items()]
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Optimal-string-alignment distance between ``a`` and ``b``, capped at ``limit + 1``."""
+    if a == b:
+        return 0
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    before: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, char in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            value = min(previous[j] + 1, current[j - 1] + 1,
+                        previous[j - 1] + (char != b[j - 1]))
+            if i > 1 and j > 1 and char == b[j - 2] and a[i - 2] == b[j - 1]:
+                value = min(value, before[j - 2] + 1)
+            current[j] = value
+        if min(current) > limit:
+            return limit + 1
+        before, previous = previous, current
+    return min(previous[-1], limit + 1)

@@ -1,0 +1,355 @@
+"""The pure-Python engine: whoosh (whoosh-reloaded), same index layout as tantivy.
+
+Slower than tantivy by two orders of magnitude on large catalogues (see
+``bench/search.py``), but with no native code. To keep it usable, the text match of a
+query is computed once per commit and reused for the total, every facet count and every
+page (see :mod:`search.whoosh_snapshot`); filters are bitsets rather than queries.
+
+A whoosh searcher is not safe to share between threads, so one engine serves one search
+at a time (the work is CPU-bound Python: threads would not run it faster anyway).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Hashable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Self
+
+import whoosh.index
+from whoosh import fields as wf
+from whoosh import formats
+from whoosh import query as wq
+from whoosh.analysis import Filter, RegexTokenizer, StemFilter, StopFilter
+from whoosh.columns import NumericColumn
+from whoosh.writing import CLEAR
+
+from search.analysis import (
+    MAX_TOKEN_LENGTH,
+    STOP_WORDS_BY_LANGUAGE,
+    WORD_PATTERN,
+    Analyzer,
+    fold,
+)
+from search.documents import SearchDocument
+from search.engine import DEFAULT_LOCK_TIMEOUT
+from search.errors import IndexLocked, IndexUnusable
+from search.fields import (
+    FACET_FIELDS,
+    GROUP,
+    NAME,
+    PLAIN_FIELDS,
+    PUBLICATION,
+    SORT,
+    STORED,
+    TEXT_FIELDS,
+    URN,
+    URN_KEY,
+    VOCABULARY,
+    IndexedDocument,
+    indexed_document,
+    prepare_publication,
+)
+from search.locking import WriteLock
+from search.plan import AllNode, AnyNode, Node, PhraseNode, PrefixNode, TermNode, TextPlan
+from search.query import Filters
+from search.searching import IndexedEngine
+from search.whoosh_snapshot import BitFilter, WhooshSnapshot, documents_of
+
+#: Bump when the schema or the analysis changes: older indexes must then be rebuilt.
+SCHEMA_VERSION = 1
+MARKER_FILE = "catalogue-index.json"
+#: Joins the values of multi-valued keyword fields (their terms may hold "\x1f").
+_SEPARATOR = "\x1e"
+_WRITER_MB = 256
+
+
+class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
+    name = "whoosh"
+
+    def __init__(self, path: Path, index: Any, lock_timeout: float) -> None:
+        super().__init__()
+        self.path = path
+        self.lock_timeout = lock_timeout
+        self._index = index
+        self._analyzers = _analyzers()
+        self._current: WhooshSnapshot | None = None
+        self._search_lock = threading.RLock()
+
+    @classmethod
+    def open(cls, path: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Self:
+        path.mkdir(parents=True, exist_ok=True)
+        if not whoosh.index.exists_in(str(path)):
+            with WriteLock(path, lock_timeout):
+                if not whoosh.index.exists_in(str(path)):
+                    _write_marker(path)
+                    whoosh.index.create_in(str(path), _schema())
+        _check_marker(path)
+        try:
+            index = whoosh.index.open_dir(str(path))
+        except Exception as error:
+            raise IndexUnusable(f"cannot open the whoosh index in {path} ({error}): "
+                                f"rebuild it with catalogue reindex") from None
+        return cls(path, index, lock_timeout)
+
+    def close(self) -> None:
+        with self._search_lock:
+            if self._current is not None:
+                self._current.searcher.close()
+                self._current = None
+            self._index.close()
+
+    # -- writing -----------------------------------------------------------------------
+
+    def replace_publication(self, publication_id: int,
+                            documents: Iterable[SearchDocument]) -> int:
+        prepared = prepare_publication(publication_id, documents)
+        with WriteLock(self.path, self.lock_timeout):
+            writer = self._writer()
+            try:
+                writer.delete_by_term(PUBLICATION, str(publication_id))
+                for document in prepared:
+                    writer.add_document(**_fields(document))
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit()
+        return len(prepared)
+
+    def delete_publication(self, publication_id: int) -> None:
+        with WriteLock(self.path, self.lock_timeout):
+            writer = self._writer()
+            try:
+                writer.delete_by_term(PUBLICATION, str(publication_id))
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit()
+
+    def rebuild(self, documents: Iterable[SearchDocument]) -> int:
+        count = 0
+        with WriteLock(self.path, self.lock_timeout):
+            writer = self._writer(limitmb=_WRITER_MB)
+            try:
+                for document in documents:
+                    writer.add_document(**_fields(indexed_document(document)))
+                    count += 1
+            except BaseException:
+                writer.cancel()
+                raise
+            # CLEAR drops every existing segment in the same commit as the new one.
+            writer.commit(mergetype=CLEAR)
+        return count
+
+    def _writer(self, **options: Any) -> Any:
+        try:
+            return self._index.writer(timeout=self.lock_timeout, **options)
+        except whoosh.index.LockError:
+            raise IndexLocked(f"the whoosh index in {self.path} is locked by another "
+                              f"writer; try again later") from None
+
+    # -- reading -----------------------------------------------------------------------
+
+    def search(self, query: Any) -> Any:
+        with self._search_lock:
+            return super().search(query)
+
+    def suggest(self, text: str) -> str | None:
+        with self._search_lock:
+            return super().suggest(text)
+
+    def _snapshot(self) -> WhooshSnapshot:
+        current = self._current
+        if current is None or self._index.latest_generation() != current.generation:
+            # The previous searcher is left to the garbage collector rather than closed:
+            # results being rendered may still read stored documents through it.
+            current = self._current = WhooshSnapshot(self._index.searcher())
+        return current
+
+    def _generation(self, snapshot: WhooshSnapshot) -> Hashable:
+        return snapshot.generation
+
+    def _tokens(self, analyzer: Analyzer, text: str) -> list[str]:
+        return [token.text for token in self._analyzers[analyzer](text, mode="query")]
+
+    def _matching(self, snapshot: WhooshSnapshot, plan: TextPlan | None) -> int:
+        if plan is None:
+            return snapshot.live
+        query = self._query(plan)
+        return snapshot.matches(plan, lambda: snapshot.searcher.docs_for_query(query))
+
+    def _top(self, snapshot: WhooshSnapshot, plan: TextPlan | None, filters: Filters,
+             offset: int, limit: int) -> tuple[int, list[tuple[int, float]]]:
+        allowed = snapshot.filter_bits(filters)
+        selected = self._matching(snapshot, plan)
+        if allowed is not None:
+            selected &= allowed
+        total = selected.bit_count()
+        if offset >= total:
+            return total, []
+        if plan is None:
+            order = snapshot.browse_order()
+            if allowed is None:
+                page = order[offset:offset + limit]
+            else:
+                members = BitFilter(selected)
+                page = [d for d in order if d in members][offset:offset + limit]
+            return total, [(d, 0.0) for d in page]
+        results = snapshot.searcher.search(
+            self._query(plan), limit=offset + limit,
+            filter=BitFilter(allowed) if allowed is not None else None)
+        return total, [(docnum, float(score)) for score, docnum in results.top_n[offset:]]
+
+    def _term_counts(self, snapshot: WhooshSnapshot, plan: TextPlan | None,
+                     filters: Filters, fields: Sequence[str]) -> dict[str, dict[str, int]]:
+        selected = self._matching(snapshot, plan)
+        allowed = snapshot.filter_bits(filters)
+        if allowed is not None:
+            selected &= allowed
+        counts: dict[str, dict[str, int]] = {}
+        for field in fields:
+            counts[field] = {term: count for term, bits in snapshot.term_bits(field).items()
+                             if (count := (bits & selected).bit_count())}
+        return counts
+
+    def _documents(self, snapshot: WhooshSnapshot, refs: Sequence[int]) -> list[SearchDocument]:
+        stored = snapshot.searcher.stored_fields
+        return [SearchDocument.from_json(stored(docnum)[STORED]) for docnum in refs]
+
+    def _group_ids(self, snapshot: WhooshSnapshot, refs: Sequence[int]) -> list[Hashable]:
+        groups = snapshot.groups()
+        return [groups[docnum] for docnum in refs]
+
+    def _group_total(self, snapshot: WhooshSnapshot, plan: TextPlan | None,
+                     filters: Filters) -> int:
+        selected = self._matching(snapshot, plan)
+        allowed = snapshot.filter_bits(filters)
+        if allowed is not None:
+            selected &= allowed
+        groups = snapshot.groups()
+        return len({groups[docnum] for docnum in documents_of(selected)})
+
+    def _group_members(self, snapshot: WhooshSnapshot, plan: TextPlan | None,
+                       filters: Filters, group: Hashable,
+                       limit: int) -> tuple[int, list[tuple[int, float]]]:
+        query: Any = wq.Term(GROUP, str(group))
+        if plan is not None:
+            query = wq.And([self._query(plan), query])
+        allowed = snapshot.filter_bits(filters)
+        if allowed is not None and not allowed:
+            return 0, []
+        results = snapshot.searcher.search(
+            query, limit=limit, filter=BitFilter(allowed) if allowed is not None else None)
+        return len(results), [(docnum, float(score)) for score, docnum in results.top_n]
+
+    def _is_known(self, snapshot: WhooshSnapshot, folded: str) -> bool:
+        return any(snapshot.reader.doc_frequency(field, folded) for field in PLAIN_FIELDS)
+
+    def _vocabulary(self, snapshot: WhooshSnapshot, prefix: str) -> list[tuple[str, int]]:
+        terms = []
+        for term, info in snapshot.reader.iter_prefix(VOCABULARY, prefix):
+            text = term.decode("utf-8") if isinstance(term, bytes) else str(term)
+            terms.append((text, int(info.doc_frequency())))
+        return terms
+
+    # -- plans to queries --------------------------------------------------------------
+
+    def _query(self, plan: TextPlan) -> Any:
+        required = [self._node(n) for n in plan.required] or [wq.Every()]
+        query: Any = required[0] if len(required) == 1 else wq.And(required)
+        if plan.optional:
+            query = wq.AndMaybe(query, wq.Or([self._node(n) for n in plan.optional]))
+        if plan.excluded:
+            query = wq.AndNot(query, wq.Or([self._node(n) for n in plan.excluded]))
+        return query
+
+    def _node(self, node: Node) -> Any:
+        if isinstance(node, TermNode):
+            return wq.Term(node.field, node.value, boost=node.boost)
+        if isinstance(node, PhraseNode):
+            return wq.Phrase(node.field, list(node.values), boost=node.boost)
+        if isinstance(node, PrefixNode):
+            return wq.Prefix(node.field, node.prefix, boost=node.boost)
+        if isinstance(node, AnyNode):
+            if not node.children:
+                return wq.NullQuery
+            if len(node.children) == 1:
+                return self._node(node.children[0])
+            return wq.Or([self._node(c) for c in node.children])
+        assert isinstance(node, AllNode)
+        return wq.And([self._node(c) for c in node.children])
+
+
+class _FoldFilter(Filter):  # type: ignore[misc]
+    """Lower-case and fold accents exactly as :func:`search.analysis.fold` does."""
+
+    def __call__(self, tokens: Iterator[Any]) -> Iterator[Any]:
+        for token in tokens:
+            token.text = fold(token.text)
+            yield token
+
+
+def _analyzers() -> dict[Analyzer, Any]:
+    def base() -> Any:
+        return (RegexTokenizer(WORD_PATTERN.pattern) | _FoldFilter()
+                | StopFilter(stoplist=(), minsize=1, maxsize=MAX_TOKEN_LENGTH))
+
+    analyzers: dict[Analyzer, Any] = {"plain": base()}
+    for language, stop_words in STOP_WORDS_BY_LANGUAGE.items():
+        analyzers[language] = (base()
+                               | StopFilter(stoplist=stop_words, minsize=1,
+                                            maxsize=MAX_TOKEN_LENGTH)
+                               | StemFilter(lang=language))
+    return analyzers
+
+
+def _schema() -> Any:
+    analyzers = _analyzers()
+    separated = RegexTokenizer(f"[^{_SEPARATOR}]+")
+    spec: dict[str, Any] = {
+        URN: wf.ID(), URN_KEY: wf.ID(), NAME: wf.ID(), PUBLICATION: wf.ID(),
+        GROUP: wf.ID(sortable=True),
+        SORT: wf.COLUMN(NumericColumn("Q")),
+        VOCABULARY: wf.FieldType(formats.Existence(), separated),
+        STORED: wf.STORED(),
+    }
+    for field, analyzer in TEXT_FIELDS.items():
+        spec[field] = wf.TEXT(analyzer=analyzers[analyzer], phrase=analyzer == "plain")
+    for field in FACET_FIELDS:
+        spec[field] = wf.FieldType(formats.Existence(), separated)
+    return wf.Schema(**spec)
+
+
+def _fields(document: IndexedDocument) -> dict[str, Any]:
+    values: dict[str, Any] = {PUBLICATION: str(document.publication_id),
+                              SORT: document.sort_key, STORED: document.stored}
+    for field, keyword in document.keywords.items():
+        if keyword:
+            values[field] = keyword
+    for field, texts in document.texts.items():
+        if texts:
+            # A line break between values keeps phrase positions apart only loosely, as
+            # tantivy does for multi-valued fields.
+            values[field] = "\n".join(texts)
+    for field, terms in document.facets.items():
+        if terms:
+            values[field] = _SEPARATOR.join(terms)
+    if document.vocabulary:
+        values[VOCABULARY] = _SEPARATOR.join(document.vocabulary)
+    return values
+
+
+def _write_marker(path: Path) -> None:
+    marker = {"engine": "whoosh", "schema": SCHEMA_VERSION}
+    (path / MARKER_FILE).write_text(json.dumps(marker), encoding="utf-8")
+
+
+def _check_marker(path: Path) -> None:
+    try:
+        marker = json.loads((path / MARKER_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        marker = None
+    if marker != {"engine": "whoosh", "schema": SCHEMA_VERSION}:
+        raise IndexUnusable(f"{path} does not hold a catalogue whoosh index of schema "
+                            f"version {SCHEMA_VERSION}: rebuild it with catalogue reindex")

@@ -93,7 +93,11 @@ class IndexedEngine(SearchEngine, Generic[SnapshotT, RefT]):
 
     @abstractmethod
     def _vocabulary(self, snapshot: SnapshotT, prefix: str) -> list[tuple[str, int]]:
-        """Vocabulary terms of live documents starting with ``prefix``, with counts."""
+        """Vocabulary terms starting with ``prefix``, with document counts."""
+
+    @abstractmethod
+    def _is_live_term(self, snapshot: SnapshotT, term: str) -> bool:
+        """True when a live document holds the vocabulary term ``term``."""
 
     # -- the shared flow -------------------------------------------------------------
 
@@ -247,3 +251,6 @@ class _SnapshotVocabulary(Generic[SnapshotT, RefT]):
 
     def terms_with_prefix(self, prefix: str) -> list[tuple[str, int]]:
         return self._engine._cached_vocabulary(self._snapshot, prefix)
+
+    def is_live(self, term: str) -> bool:
+        return self._engine._is_live_term(self._snapshot, term)

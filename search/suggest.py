@@ -30,6 +30,14 @@ class Vocabulary(Protocol):
         """``(folded<US>written, document count)`` for vocabulary terms starting ``prefix``."""
         ...
 
+    def is_live(self, term: str) -> bool:
+        """True when a document not deleted holds the vocabulary term ``term``.
+
+        Counts may include deleted documents (whoosh keeps them until segments merge):
+        a correction is only offered once this confirms it.
+        """
+        ...
+
 
 def suggest_correction(text: str, vocabulary: Vocabulary) -> str | None:
     """``text`` with its unknown words replaced by the closest known ones, or None."""
@@ -61,14 +69,17 @@ def _correct(word: str, vocabulary: Vocabulary) -> str | None:
             or vocabulary.is_known(folded)):
         return None
     limit = max_distance(folded)
-    best: str | None = None
     for prefix in (folded[:2], folded[:1]):
-        best = best_correction(folded, _candidates(vocabulary.terms_with_prefix(prefix)), limit)
-        if best is not None:
-            break
-    if best is None:
-        return None
-    return best[:1].upper() + best[1:] if word[:1].isupper() else best
+        candidates = _candidates(vocabulary.terms_with_prefix(prefix))
+        while candidates:
+            best = best_correction(folded, ((c, w, n) for c, w, n, _ in candidates), limit)
+            if best is None:
+                break
+            term = next(t for _, w, _, t in candidates if w == best)
+            if vocabulary.is_live(term):
+                return best[:1].upper() + best[1:] if word[:1].isupper() else best
+            candidates = [c for c in candidates if c[1] != best]
+    return None
 
 
 def max_distance(folded: str) -> int:
@@ -91,16 +102,20 @@ def best_correction(folded: str, candidates: Iterable[tuple[str, str, int]],
     return None if best is None else best[2]
 
 
-def _candidates(terms: list[tuple[str, int]]) -> list[tuple[str, str, int]]:
-    """One candidate per folded word, written as most documents write it."""
-    by_folded: dict[str, tuple[int, str, int]] = {}
+def _candidates(terms: list[tuple[str, int]]) -> list[tuple[str, str, int, str]]:
+    """``(folded, written, count, term)``: one per folded word, written as most documents
+    write it."""
+    by_folded: dict[str, tuple[int, str, int, str]] = {}
     for term, count in terms:
+        if count <= 0:
+            continue
         folded, _, written = term.partition(LABEL_SEPARATOR)
-        total, best_written, best_count = by_folded.get(folded, (0, written, -1))
+        total, best_written, best_count, best_term = by_folded.get(folded, (0, "", -1, ""))
         if count > best_count:
-            best_written, best_count = written or folded, count
-        by_folded[folded] = (total + count, best_written, best_count)
-    return [(folded, written, total) for folded, (total, written, _) in by_folded.items()]
+            best_written, best_count, best_term = written or folded, count, term
+        by_folded[folded] = (total + count, best_written, best_count, best_term)
+    return [(folded, written, total, term)
+            for folded, (total, written, _, term) in by_folded.items()]
 
 
 def edit_distance(a: str, b: str, limit: int) -> int:

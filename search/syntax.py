@@ -93,6 +93,9 @@ def parse_query(text: str) -> ParsedQuery:
             negated = bool(match["neg"]) or negate_next
         else:
             token = match["token"]
+            if token == "*":
+                continue  # "everything": the same as no text
+            saw_text = True
             if token in _OR:
                 pending_or = bool(clauses)
                 continue
@@ -101,9 +104,6 @@ def parse_query(text: str) -> ParsedQuery:
             if token in _NOT:
                 negate_next = True
                 continue
-            if token == "*":
-                continue  # "everything": the same as no text
-            saw_text = True
             negated = negate_next
             if token.startswith("-") and len(token) > 1:
                 negated, token = True, token[1:]

@@ -8,7 +8,6 @@ Custom analyzers are not stored in the index: they are registered again on every
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Hashable, Iterable, Sequence
@@ -46,6 +45,7 @@ from search.fields import (
     indexed_document,
     prepare_publication,
 )
+from search.index_dir import ensure_index
 from search.locking import WriteLock
 from search.plan import AnyNode, Node, PhraseNode, PrefixNode, TermNode, TextPlan
 from search.query import Filters
@@ -53,7 +53,6 @@ from search.searching import IndexedEngine
 
 #: Bump when the schema or the analysis changes: older indexes must then be rebuilt.
 SCHEMA_VERSION = 1
-MARKER_FILE = "catalogue-index.json"
 _META = "meta.json"
 _WRITER_HEAP = 128_000_000
 _RELOAD_ATTEMPTS = 5
@@ -81,14 +80,8 @@ class TantivyEngine(IndexedEngine[_Snapshot, tantivy.DocAddress]):
 
     @classmethod
     def open(cls, path: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Self:
-        path.mkdir(parents=True, exist_ok=True)
-        if not (path / _META).exists():
-            with WriteLock(path, lock_timeout):
-                if not (path / _META).exists():
-                    # The marker first: whoever sees meta.json also finds the marker.
-                    _write_marker(path)
-                    tantivy.Index(_schema(), str(path), reuse=False)
-        _check_marker(path)
+        ensure_index(path, "tantivy", SCHEMA_VERSION, (path / _META).exists,
+                     lambda: _create(path), lock_timeout)
         try:
             index = tantivy.Index.open(str(path))
         except ValueError as error:
@@ -258,6 +251,9 @@ class TantivyEngine(IndexedEngine[_Snapshot, tantivy.DocAddress]):
         return snapshot.searcher.terms_with_prefix(VOCABULARY, prefix,
                                                    filter_query=Query.all_query())
 
+    def _is_live_term(self, snapshot: _Snapshot, term: str) -> bool:
+        return True  # _vocabulary counted live documents only
+
     # -- plans to queries --------------------------------------------------------------
 
     def _query(self, plan: TextPlan | None, filters: Filters) -> Query:
@@ -346,16 +342,5 @@ def _regex_escape(text: str) -> str:
     return "".join(f"\\{c}" if c in _REGEX_SPECIALS else c for c in text)
 
 
-def _write_marker(path: Path) -> None:
-    marker = {"engine": "tantivy", "schema": SCHEMA_VERSION}
-    (path / MARKER_FILE).write_text(json.dumps(marker), encoding="utf-8")
-
-
-def _check_marker(path: Path) -> None:
-    try:
-        marker = json.loads((path / MARKER_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        marker = None
-    if marker != {"engine": "tantivy", "schema": SCHEMA_VERSION}:
-        raise IndexUnusable(f"{path} does not hold a catalogue tantivy index of schema "
-                            f"version {SCHEMA_VERSION}: rebuild it with catalogue reindex")
+def _create(path: Path) -> None:
+    tantivy.Index(_schema(), str(path), reuse=False)

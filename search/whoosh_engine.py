@@ -11,7 +11,6 @@ at a time (the work is CPU-bound Python: threads would not run it faster anyway)
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -51,6 +50,7 @@ from search.fields import (
     indexed_document,
     prepare_publication,
 )
+from search.index_dir import ensure_index
 from search.locking import WriteLock
 from search.plan import AllNode, AnyNode, Node, PhraseNode, PrefixNode, TermNode, TextPlan
 from search.query import Filters
@@ -59,7 +59,6 @@ from search.whoosh_snapshot import BitFilter, WhooshSnapshot, documents_of
 
 #: Bump when the schema or the analysis changes: older indexes must then be rebuilt.
 SCHEMA_VERSION = 1
-MARKER_FILE = "catalogue-index.json"
 #: Joins the values of multi-valued keyword fields (their terms may hold "\x1f").
 _SEPARATOR = "\x1e"
 _WRITER_MB = 256
@@ -79,13 +78,8 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
 
     @classmethod
     def open(cls, path: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Self:
-        path.mkdir(parents=True, exist_ok=True)
-        if not whoosh.index.exists_in(str(path)):
-            with WriteLock(path, lock_timeout):
-                if not whoosh.index.exists_in(str(path)):
-                    _write_marker(path)
-                    whoosh.index.create_in(str(path), _schema())
-        _check_marker(path)
+        ensure_index(path, "whoosh", SCHEMA_VERSION, lambda: whoosh.index.exists_in(str(path)),
+                     lambda: whoosh.index.create_in(str(path), _schema()), lock_timeout)
         try:
             index = whoosh.index.open_dir(str(path))
         except Exception as error:
@@ -253,6 +247,12 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
             terms.append((text, int(info.doc_frequency())))
         return terms
 
+    def _is_live_term(self, snapshot: WhooshSnapshot, term: str) -> bool:
+        # Postings skip deleted documents; the frequencies above do not.
+        if not snapshot.reader.has_deletions():
+            return True
+        return any(True for _ in snapshot.reader.postings(VOCABULARY, term).all_ids())
+
     # -- plans to queries --------------------------------------------------------------
 
     def _query(self, plan: TextPlan) -> Any:
@@ -338,18 +338,3 @@ def _fields(document: IndexedDocument) -> dict[str, Any]:
     if document.vocabulary:
         values[VOCABULARY] = _SEPARATOR.join(document.vocabulary)
     return values
-
-
-def _write_marker(path: Path) -> None:
-    marker = {"engine": "whoosh", "schema": SCHEMA_VERSION}
-    (path / MARKER_FILE).write_text(json.dumps(marker), encoding="utf-8")
-
-
-def _check_marker(path: Path) -> None:
-    try:
-        marker = json.loads((path / MARKER_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        marker = None
-    if marker != {"engine": "whoosh", "schema": SCHEMA_VERSION}:
-        raise IndexUnusable(f"{path} does not hold a catalogue whoosh index of schema "
-                            f"version {SCHEMA_VERSION}: rebuild it with catalogue reindex")

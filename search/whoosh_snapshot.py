@@ -85,6 +85,8 @@ class WhooshSnapshot:
 
     def browse_order(self) -> list[int]:
         """Live documents in browse order (by the sort column)."""
+        if self._browse_order is None and self.size == 0:
+            self._browse_order = []  # an empty index has no columns to read
         if self._browse_order is None:
             keys = self.reader.column_reader(SORT)
             live = BitFilter(self.live)
@@ -94,6 +96,8 @@ class WhooshSnapshot:
 
     def groups(self) -> list[str]:
         """The group key of every document, by document number."""
+        if self._groups is None and self.size == 0:
+            self._groups = []
         if self._groups is None:
             column = self.reader.column_reader(GROUP)
             self._groups = [_text(column[d]) for d in range(self.size)]

@@ -22,6 +22,7 @@ from catalogue.dictionary_ddi import (
 )
 from catalogue.errors import InvalidDictionary, UnusableInput
 from catalogue.settings import Settings
+from cohorts import TOPICS_XML
 
 _AGENCY = re.compile(r"^[a-zA-Z0-9\-]{1,63}(\.[a-zA-Z0-9\-]{1,63})*$")
 TOPIC_COLUMNS = ("id", "label_fr", "label_en", "description_fr", "description_en")
@@ -107,11 +108,6 @@ def read_topics_table(path: Path) -> list[Topic]:
     return topics
 
 
-def bundled_topics() -> Path:
-    """The topics publication shipped with the bundled cohorts."""
-    return Path(__file__).resolve().parent.parent / "cohorts" / "topics" / "topics.xml"
-
-
 def _check_usage(agency: str, path: Path, suffixes: tuple[str, ...]) -> None:
     if not _AGENCY.match(agency):
         raise UnusableInput(f"--agency {agency!r} is not a DDI agency; use a dotted name "
@@ -123,9 +119,9 @@ def _check_usage(agency: str, path: Path, suffixes: tuple[str, ...]) -> None:
 
 
 def _topic_refs(path: Path | None) -> dict[str, TopicRef]:
-    path = path or bundled_topics()
+    path = path or TOPICS_XML
     if not path.is_file():
-        if path == bundled_topics():
+        if path == TOPICS_XML:
             return {}
         raise UnusableInput(f"--topics {path}: no such file")
     return read_topic_refs(path.read_bytes())

@@ -332,12 +332,10 @@ class _Shared:
         self.problems = problems
         self.values: dict[tuple[str, ...], dict[str, tuple[str, int]]] = {}
 
-    def see(self, key: tuple[str, ...], line: int, column: str, value: str,
-            strict: bool = False) -> None:
-        """Record ``value``; report a different value given earlier (blank inherits unless
-        ``strict``)."""
+    def see(self, key: tuple[str, ...], line: int, column: str, value: str) -> None:
+        """Record ``value``; report a different value given earlier (a blank inherits)."""
         known = self.values.setdefault(key, {})
-        if not value and not strict:
+        if not value:
             return
         if column not in known:
             known[column] = (value, line)
@@ -366,73 +364,77 @@ def _check_table(table: Table, problems: Problems,
 
 def _check_row(line: int, v: dict[str, str], present: set[str], problems: Problems,
                topics: Collection[str] | None) -> Row | None:
-    def need(column: str, message: str) -> None:
-        if column in present:
+    """Check one row on its own; columns with a problem are left blank in the returned row
+    so that they do not also show up as conflicts with other rows."""
+    bad: set[str] = set()
+
+    def report(column: str, message: str) -> None:
+        bad.add(column)
+        if column in present or column not in REQUIRED_COLUMNS:
             problems.add(line, column, message)
 
     for column in ("wave", "variable", "response_type"):
         if not v.get(column):
-            need(column, f"{column} is empty")
+            report(column, f"{column} is empty")
     if not (v.get("label_fr") or v.get("label_en")):
-        need("label_fr", "the variable has no label: fill label_fr and/or label_en")
+        report("label_fr", "the variable has no label: fill label_fr and/or label_en")
     for column in ("wave", "instrument", "question_id", "variable", "code_list", "universe"):
         if v.get(column) and not KEY.match(v[column]):
-            problems.add(line, column, f"{column} {v[column]!r} must be letters, digits or _ "
-                         "(it becomes part of a DDI ID)")
-    response = v.get("response_type", "").lower()
+            report(column, f"{column} {v[column]!r} must be letters, digits or _ (it becomes "
+                   "part of a DDI ID)")
+    v = {**v, "response_type": v.get("response_type", "").lower()}
+    response = v["response_type"]
     if response and response not in RESPONSE_TYPES:
-        problems.add(line, "response_type", f"unknown response type {v['response_type']!r}; "
-                     f"use one of {', '.join(RESPONSE_TYPES)}")
-    if response == "code" and not v.get("code_list"):
-        problems.add(line, "code_list", "response_type code needs a code_list name")
-    if response in RESPONSE_TYPES and response != "code" and v.get("code_list"):
-        problems.add(line, "code_list", f"code_list is set but response_type is {response}")
+        report("response_type", f"unknown response type {response!r}; use one of "
+               f"{', '.join(RESPONSE_TYPES)}")
+    elif response == "code" and not v.get("code_list"):
+        report("code_list", "response_type code needs a code_list name")
+    elif response and response != "code" and v.get("code_list"):
+        report("code_list", f"code_list is set but response_type is {response}")
     if v.get("categories") and not v.get("code_list"):
-        problems.add(line, "categories", "categories are given but code_list is empty")
+        report("categories", "categories are given but code_list is empty")
     categories, category_errors = parse_categories(v.get("categories", ""))
     for message in category_errors:
-        problems.add(line, "categories", message)
+        report("categories", message)
     if bool(v.get("instrument")) != bool(v.get("question_id")):
-        column = "question_id" if v.get("instrument") else "instrument"
-        problems.add(line, column, "instrument and question_id go together: a variable is "
-                     "placed in an instrument through its question")
+        report("question_id" if v.get("instrument") else "instrument", "instrument and "
+               "question_id go together: a variable is placed in an instrument through its "
+               "question")
     for column in ("wave_start", "wave_end"):
         if v.get(column) and not _valid_date(v[column]):
-            problems.add(line, column, f"{v[column]!r} is not a date YYYY, YYYY-MM or YYYY-MM-DD")
+            report(column, f"{v[column]!r} is not a date YYYY, YYYY-MM or YYYY-MM-DD")
     modes = tuple(m for m in re.split(r"[;\s]+", v.get("wave_mode", "").lower()) if m)
     for mode in modes:
         if mode not in MODES:
-            problems.add(line, "wave_mode", f"unknown mode {mode!r}; use one of "
-                         f"{', '.join(MODES)}")
-    source = v.get("source", "").lower()
+            report("wave_mode", f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+    source = v["source"] = v.get("source", "").lower()
     if source and source not in SOURCES:
-        problems.add(line, "source", f"unknown source {v['source']!r}; use one of "
-                     f"{', '.join(SOURCES)}")
+        report("source", f"unknown source {source!r}; use one of {', '.join(SOURCES)}")
     access = v.get("access", "").lower() or "open"
-    access = "casd" if access in ("casd-only", "casd only") else access
+    v["access"] = access = "casd" if access in ("casd-only", "casd only") else access
     if access not in ACCESS_LEVELS:
-        problems.add(line, "access", f"unknown access {v['access']!r}; use open or casd")
+        report("access", f"unknown access {access!r}; use open or casd")
     elif source == "snds" and access != "casd":
-        problems.add(line, "access", "SNDS-derived variables are only reachable in CASD: set "
-                     "access to casd")
+        report("access", "SNDS-derived variables are only reachable in CASD: set access to casd")
     if topics is not None and v.get("concept") and v["concept"] not in topics:
-        problems.add(line, "concept", f"unknown topic {v['concept']!r}; use the id of a "
-                     "published topic (see --topics)")
+        report("concept", f"unknown topic {v['concept']!r}; use the id of a published topic "
+               "(see --topics)")
     missing = tuple(m for m in re.split(r"[;\s]+", v.get("missing_codes", "")) if m)
     for code in missing:
         if not CODE.match(code):
-            problems.add(line, "missing_codes", f"missing code {code!r} must be letters, digits "
-                         "or _ (a leading - is allowed)")
-    if not (v.get("wave") and v.get("variable") and response):
+            report("missing_codes", f"missing code {code!r} must be letters, digits or _ (a "
+                   "leading - is allowed)")
+    if {"wave", "variable"} & bad:
         return None
     return Row(
-        line=line, wave_mode=modes, response_type=response, categories=tuple(categories),
-        missing_codes=missing, source=source, access=access,
-        **{c: v.get(c, "") for c in COLUMNS if c not in _SPECIAL},
+        line=line, wave_mode=() if "wave_mode" in bad else modes,
+        categories=() if "categories" in bad else tuple(categories),
+        missing_codes=() if "missing_codes" in bad else missing,
+        **{c: "" if c in bad else v.get(c, "") for c in COLUMNS if c not in _SPECIAL},
     )
 
 
-_SPECIAL = {"wave_mode", "response_type", "categories", "missing_codes", "source", "access"}
+_SPECIAL = {"wave_mode", "categories", "missing_codes"}
 _WAVE_FIELDS = ("wave_label_fr", "wave_label_en", "wave_start", "wave_end")
 _INSTRUMENT_FIELDS = ("instrument_label_fr", "instrument_label_en")
 _UNIVERSE_FIELDS = ("universe_label_fr", "universe_label_en")
@@ -457,8 +459,8 @@ def _resolve(drafts: list[Row], problems: Problems) -> list[Row]:
             q = (row.question_id,)
             for column in _QUESTION_TEXT:
                 questions.see(q, row.line, column, getattr(row, column))
-            questions.see(q, row.line, "response_type", row.response_type, strict=True)
-            questions.see(q, row.line, "code_list", row.code_list, strict=True)
+            questions.see(q, row.line, "response_type", row.response_type)
+            questions.see(q, row.line, "code_list", row.code_list)
             where = placed.setdefault((row.wave, row.question_id), (row.instrument, row.line))
             if where[0] != row.instrument:
                 problems.add(row.line, "instrument", f"question {row.question_id} is already in "

@@ -493,7 +493,8 @@ def dictionary_from_items(items: Iterable[Item]) -> list[Row]:
     instrument_of: dict[tuple[str, str], Item] = {}
     for instrument in index.of_kind("Instrument"):
         wave = index.study_unit(instrument)
-        for sequence in index.targets(instrument, "construct"):
+        flow = index.targets(instrument, "construct") or index.targets(instrument, "child")
+        for sequence in flow:
             for construct in index.targets(sequence, "child"):
                 for question in construct.refs("question"):
                     instrument_of.setdefault((wave, question.key), instrument)

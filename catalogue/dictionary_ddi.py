@@ -19,6 +19,7 @@ versions it references) is unchanged, and gets the next integer otherwise.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 LANGUAGES = ("fr", "en")
 
 
+@functools.cache
 def q(name: str) -> str:
     """``"r:Label"`` -> ``"{ddi:reusable:3_3}Label"``."""
     prefix, local = name.split(":")
@@ -66,6 +68,10 @@ _R_ID, _R_AGENCY, _R_VERSION, _R_TYPE = q("r:ID"), q("r:Agency"), q("r:Version")
 #: Identifiable (not versionable) elements: they carry the version of the item holding them.
 _OWNED = frozenset({q("l:Code"), q("d:CollectionEvent"), q("d:ModeOfCollection"),
                     q("r:TemporalCoverage")})
+#: Versionable elements that never hold another versionable in this layout.
+_LEAVES = frozenset(q(t) for t in (
+    "l:Variable", "d:QuestionItem", "l:Category", "l:CodeList", "c:Universe", "c:Concept",
+    "d:QuestionConstruct", "d:Sequence", "d:Instrument"))
 
 _NUMERIC_TYPES = {"integer": "Integer", "decimal": "Decimal"}
 _DATE_TYPES = {"date": ("YYYY-MM-DD", "Date"), "year": ("YYYY", "Year")}
@@ -92,13 +98,12 @@ class Topic:
 
 
 _Element = etree._Element
-_Previous = dict[tuple[str, str, str], tuple[str, bytes]]
 
 
 def dictionary_to_ddi(dictionary: Dictionary, *, agency: str, topics: Mapping[str, TopicRef],
                       previous: bytes | None = None) -> bytes:
     """The DDIInstance for ``dictionary``; ``previous`` is the last output, for versions."""
-    build = _Builder(agency, _previous_versions(previous))
+    build = _Builder(agency, _PreviousOutput(previous))
     study = dictionary.study
     group_id = study.id or study.slug or agency.rsplit(".", 1)[-1]
     root = build.item(None, "ddi:DDIInstance", f"{group_id}-publication")
@@ -119,7 +124,7 @@ def dictionary_to_ddi(dictionary: Dictionary, *, agency: str, topics: Mapping[st
 def topics_to_ddi(topics: Iterable[Topic], *, agency: str,
                   previous: bytes | None = None) -> bytes:
     """The shared topics as a ConceptScheme in a ResourcePackage of its own."""
-    build = _Builder(agency, _previous_versions(previous))
+    build = _Builder(agency, _PreviousOutput(previous))
     root = build.item(None, "ddi:DDIInstance", "topics-publication")
     package = build.item(root, "g:ResourcePackage", "topics-resources")
     citation = build.sub(package, "r:Citation")
@@ -165,7 +170,7 @@ def _parse(xml: bytes, what: str) -> _Element:
 class _Builder:
     """Creates DDI elements and gives each versionable item its version once complete."""
 
-    def __init__(self, agency: str, previous: _Previous) -> None:
+    def __init__(self, agency: str, previous: _PreviousOutput) -> None:
         self.agency = agency
         self.previous = previous
         self.versions: dict[str, str] = {}
@@ -246,9 +251,20 @@ def _fingerprint(el: _Element) -> tuple[bytes, list[_Element]]:
     that hold its own version (its own and those of the identifiables it owns).
 
     Nested versionable items count by identity and version only, so a change deep inside
-    shows here through the version of the child that changed."""
-    parts: list[str] = [el.tag]
-    own: list[_Element] = []
+    shows here through the version of the child that changed. Items that hold no other
+    versionable (most of them) are digested from their exclusive C14N form."""
+    if el.tag in _LEAVES:
+        own = [v for v in (el.find(_R_VERSION), *(o.find(_R_VERSION) for o in el.iter(*_OWNED)))
+               if v is not None]
+        saved = [v.text for v in own]
+        for v in own:
+            v.text = "0"
+        digest = hashlib.sha256(etree.tostring(el, method="c14n", exclusive=True)).digest()
+        for v, text in zip(own, saved, strict=True):
+            v.text = text
+        return digest, own
+    parts: list[str] = [el.tag, repr(sorted(el.attrib.items()))]
+    own = []
 
     def walk(node: _Element) -> None:
         for child in node:
@@ -259,33 +275,37 @@ def _fingerprint(el: _Element) -> tuple[bytes, list[_Element]]:
                 own.append(child)
                 parts.append("<version/>")
                 continue
-            if tag not in _OWNED and child.find(_R_ID) is not None and child.find(
-                    _R_TYPE) is None:
+            if tag in _LEAVES or (tag not in _OWNED and child.find(_R_ID) is not None
+                                  and child.find(_R_TYPE) is None):
                 parts.append(f"<{tag} {child.findtext(_R_AGENCY)}:{child.findtext(_R_ID)}:"
                              f"{child.findtext(_R_VERSION)}/>")
                 continue
-            text = (child.text or "").strip()
-            parts.append(f"<{tag} {sorted(child.attrib.items())}>{text}")
+            parts.append(f"<{tag} {sorted(child.attrib.items())}>{(child.text or '').strip()}")
             walk(child)
             parts.append("</>")
 
-    parts.append(repr(sorted(el.attrib.items())))
     walk(el)
     return hashlib.sha256("\x1f".join(parts).encode()).digest(), own
 
 
-def _previous_versions(xml: bytes | None) -> _Previous:
-    """(tag, agency, id) -> (version, content digest) for every versionable item."""
-    if not xml:
-        return {}
-    found: _Previous = {}
-    for el in _parse(xml, "previous output").iter():
-        if not isinstance(el.tag, str) or el.tag in _OWNED:
-            continue
-        id_, version = el.findtext(_R_ID), el.findtext(_R_VERSION)
-        if id_ and version and el.find(_R_TYPE) is None and version.split(".")[0].isdigit():
-            found[(el.tag, el.findtext(_R_AGENCY) or "", id_)] = (version, _fingerprint(el)[0])
-    return found
+class _PreviousOutput:
+    """The versionable items of the previous output, digested only when asked for."""
+
+    def __init__(self, xml: bytes | None) -> None:
+        self.items: dict[tuple[str, str, str], _Element] = {}
+        if xml:
+            for id_el in _parse(xml, "previous output").iter(_R_ID):
+                el = id_el.getparent()
+                if el is not None and el.tag not in _OWNED and el.find(_R_TYPE) is None:
+                    self.items[(el.tag, el.findtext(_R_AGENCY) or "", id_el.text or "")] = el
+
+    def get(self, key: tuple[str, str, str]) -> tuple[str, bytes] | None:
+        """(version, digest) of an item, None when absent or its version is not a number."""
+        el = self.items.get(key)
+        version = el.findtext(_R_VERSION) if el is not None else None
+        if el is None or not version or not version.split(".")[0].isdigit():
+            return None
+        return version, _fingerprint(el)[0]
 
 
 # --- The cohort: Group, ResourcePackage, StudyUnits --------------------------------------

@@ -211,8 +211,10 @@ class Item:
     version_date: str | None = None
     user_attributes: tuple[UserAttribute, ...] = ()
     references: tuple[Reference, ...] = ()
-    parent: Identity | None = None
-    location: SourceLocation | None = None
+    # Where an item was published does not change what it is: two copies of one version
+    # compare equal wherever they sit.
+    parent: Identity | None = field(default=None, compare=False)
+    location: SourceLocation | None = field(default=None, compare=False)
 
     kind: ItemKind = field(default="Other", init=False)
 
@@ -272,7 +274,6 @@ class CollectionEvent(Item):
 
     dates: DateRange = DateRange()
     modes: tuple[LangText, ...] = ()
-    collector: LangText = LangText()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", "CollectionEvent")
@@ -290,9 +291,8 @@ class DataCollection(Item):
 
     @property
     def dates(self) -> DateRange:
-        starts = sorted(e.dates.start for e in self.events if e.dates.start)
-        ends = sorted(e.dates.end or e.dates.start for e in self.events
-                      if e.dates.end or e.dates.start)
+        starts = sorted(d for e in self.events if (d := e.dates.start))
+        ends = sorted(d for e in self.events if (d := e.dates.end or e.dates.start))
         return DateRange(starts[0] if starts else None, ends[-1] if ends else None)
 
 

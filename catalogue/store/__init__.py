@@ -1,0 +1,64 @@
+"""The catalogue's store: the source of truth (publications, every version of every item,
+references as edges). SQLite now, PostgreSQL-ready: all SQL is in this package, written
+with SQLAlchemy Core, nothing SQLite-specific outside :func:`_sqlite_pragmas`.
+
+Nothing is updated in place: publishing adds rows, in one transaction; "current" (the
+latest version of each item among publications not withdrawn) is a query, not a copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine.url import make_url
+
+from catalogue.store.items import ItemQueries
+from catalogue.store.publications import PublicationQueries
+from catalogue.store.tables import metadata
+
+
+class Store(PublicationQueries, ItemQueries):
+    """Open once per process (in ``lifespan`` for the web app); thread-safe."""
+
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        self.url = url
+        if parsed.get_backend_name() == "sqlite" and parsed.database:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(url, future=True)
+        if parsed.get_backend_name() == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """All or nothing: committed when the block ends, rolled back on any error."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL: readers (web workers) never block the writer and see only committed data;
+    # a writer killed mid-transaction leaves the last committed state.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.close()
+
+
+def open_store(url: str) -> Store:
+    return Store(url)

@@ -1,0 +1,241 @@
+"""Reading items back: by URN (a version, or the latest), by reference, by publication,
+and following references backwards.
+
+"Current" means: the highest version of an Agency+ID among publications not withdrawn
+(the latest publication wins a tie). A withdrawn version stays resolvable by its URN.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Select, and_, exists, or_, select, tuple_
+
+from catalogue.codec import decode_item
+from catalogue.model import Identity, Reference, parse_urn
+from catalogue.store.records import ItemVersion, StoredItem
+from catalogue.store.tables import edges, items, publications
+from ddi_schemas.profile import RefTarget
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+_ITEM_COLUMNS = (
+    items.c.pk, items.c.publication_id, items.c.agency, items.c.item_id, items.c.version,
+    items.c.kind, items.c.element, items.c.versionable, items.c.parent_agency, items.c.parent_id,
+    items.c.parent_version, items.c.data, publications.c.published_at,
+    publications.c.withdrawn_at,
+)
+_JOINED = items.join(publications, publications.c.id == items.c.publication_id)
+_CHUNK = 500
+
+
+def _stored(row: Any) -> StoredItem:
+    parent = (Identity(row.parent_agency, row.parent_id, row.parent_version)
+              if row.parent_agency else None)
+    item = decode_item(row.kind, Identity(row.agency, row.item_id, row.version), row.element,
+                       row.data, parent)
+    return StoredItem(pk=row.pk, publication_id=row.publication_id, item=item,
+                      published_at=row.published_at, withdrawn=row.withdrawn_at is not None,
+                      versionable=row.versionable)
+
+
+def _base() -> Select[Any]:
+    return select(*_ITEM_COLUMNS).select_from(_JOINED).where(
+        publications.c.complete.is_(True))
+
+
+def _newest_first(query: Select[Any]) -> Select[Any]:
+    return query.order_by(
+        publications.c.withdrawn_at.is_not(None),  # live versions before withdrawn ones
+        items.c.version_key.desc(), items.c.publication_id.desc())
+
+
+def _is_superseded() -> Any:
+    """SQL condition: a newer live version of the same Agency+ID exists."""
+    newer, newer_pub = items.alias("newer"), publications.alias("newer_pub")
+    return exists(
+        select(newer.c.pk).select_from(newer.join(
+            newer_pub, newer_pub.c.id == newer.c.publication_id)).where(
+            newer.c.agency == items.c.agency, newer.c.item_id == items.c.item_id,
+            newer_pub.c.withdrawn_at.is_(None), newer_pub.c.complete.is_(True),
+            or_(newer.c.version_key > items.c.version_key,
+                and_(newer.c.version_key == items.c.version_key,
+                     newer.c.publication_id > items.c.publication_id))))
+
+
+class ItemQueries:
+    engine: Engine
+
+    def get_item(self, urn: str) -> StoredItem | None:
+        """The item a URN names: that version, or the current one when the URN has no
+        version. Withdrawn versions are returned (flagged) only when nothing live is."""
+        parts = parse_urn(urn)
+        if parts is None:
+            return None
+        return self.find(parts.agency, parts.id, parts.version)
+
+    def find(self, agency: str, id_: str, version: str | None) -> StoredItem | None:
+        query = _base().where(items.c.agency == agency, items.c.item_id == id_)
+        if version is not None:
+            query = query.where(items.c.version == version)
+        with self.engine.connect() as conn:
+            row = conn.execute(_newest_first(query).limit(1)).first()
+        return _stored(row) if row is not None else None
+
+    def resolve(self, ref: Reference) -> StoredItem | None:
+        """Follow a reference: the exact version when it exists, else (identifiable
+        children are often referenced with their parent's version) the current one."""
+        found = self.find(ref.agency, ref.id, ref.version)
+        if found is None and ref.version is not None:
+            latest = self.find(ref.agency, ref.id, None)
+            if latest is not None and not latest.versionable:
+                return latest
+        return found
+
+    def resolve_many(self, refs: Iterable[Reference]) -> dict[tuple[str, str, str | None],
+                                                             StoredItem]:
+        """Resolve several references at once (same rules as :meth:`resolve`)."""
+        wanted = {(r.agency, r.id) for r in refs}
+        refs = list(refs)
+        by_key: dict[tuple[str, str], list[StoredItem]] = {}
+        keys = sorted(wanted)
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start:start + _CHUNK]
+                query = _newest_first(_base().where(
+                    tuple_(items.c.agency, items.c.item_id).in_(chunk)))
+                for row in conn.execute(query):
+                    by_key.setdefault((row.agency, row.item_id), []).append(_stored(row))
+        out: dict[tuple[str, str, str | None], StoredItem] = {}
+        for ref in refs:
+            candidates = by_key.get((ref.agency, ref.id))
+            if not candidates:
+                continue
+            exact = next((c for c in candidates if c.item.identity.version == ref.version),
+                         None)
+            if exact is None and ref.version is not None and candidates[0].versionable:
+                continue  # that version of a versionable is not published
+            out[(ref.agency, ref.id, ref.version)] = exact or candidates[0]
+        return out
+
+    def versions(self, agency: str, id_: str) -> list[ItemVersion]:
+        query = (select(items.c.version, items.c.publication_id, items.c.pk,
+                        publications.c.published_at, publications.c.withdrawn_at)
+                 .select_from(_JOINED)
+                 .where(items.c.agency == agency, items.c.item_id == id_,
+                        publications.c.complete.is_(True))
+                 .order_by(items.c.version_key.desc(), items.c.publication_id.desc()))
+        with self.engine.connect() as conn:
+            return [ItemVersion(r.version, r.publication_id, r.published_at,
+                                r.withdrawn_at is not None, r.pk)
+                    for r in conn.execute(query)]
+
+    def is_current(self, stored: StoredItem) -> bool:
+        query = select(_is_superseded()).select_from(items).where(items.c.pk == stored.pk)
+        with self.engine.connect() as conn:
+            return not stored.withdrawn and not conn.execute(query).scalar()
+
+    def items_of_publication(self, publication_id: int,
+                             kinds: Sequence[str] | None = None) -> Iterator[StoredItem]:
+        query = _base().where(items.c.publication_id == publication_id)
+        if kinds:
+            query = query.where(items.c.kind.in_(kinds))
+        with self.engine.connect() as conn:
+            for row in conn.execute(query.order_by(items.c.pk)):
+                yield _stored(row)
+
+    def current_items(self, kinds: Sequence[str]) -> Iterator[StoredItem]:
+        """The current version of every item of these kinds, live publications only."""
+        query = _base().where(items.c.kind.in_(kinds), publications.c.withdrawn_at.is_(None),
+                              ~_is_superseded())
+        with self.engine.connect() as conn:
+            for row in conn.execute(query.order_by(items.c.pk)):
+                yield _stored(row)
+
+    def superseded_by(self, publication_id: int) -> list[str]:
+        """URNs of items in other publications that this publication's items supersede
+        (same Agency+ID, same or lower version, older publication)."""
+        old, old_pub = items.alias("old"), publications.alias("old_pub")
+        query = (select(old.c.agency, old.c.item_id, old.c.version).distinct()
+                 .select_from(items.join(old, and_(
+                     old.c.agency == items.c.agency, old.c.item_id == items.c.item_id,
+                     old.c.publication_id != items.c.publication_id,
+                     old.c.version_key <= items.c.version_key)).join(
+                     old_pub, old_pub.c.id == old.c.publication_id))
+                 .where(items.c.publication_id == publication_id,
+                        old_pub.c.id < publication_id))
+        with self.engine.connect() as conn:
+            return [Identity(r.agency, r.item_id, r.version).urn for r in conn.execute(query)]
+
+    def children(self, parent: Identity, kinds: Sequence[str] | None = None
+                 ) -> list[StoredItem]:
+        """Items published inline inside ``parent`` (its current copies)."""
+        query = _base().where(items.c.parent_agency == parent.agency,
+                              items.c.parent_id == parent.id,
+                              items.c.parent_version == parent.version)
+        if kinds:
+            query = query.where(items.c.kind.in_(kinds))
+        with self.engine.connect() as conn:
+            rows = conn.execute(_newest_first(query)).all()
+        seen: set[Identity] = set()
+        out = []
+        for row in rows:
+            stored = _stored(row)
+            if stored.item.identity not in seen:
+                seen.add(stored.item.identity)
+                out.append(stored)
+        return sorted(out, key=lambda s: s.pk)
+
+    def referrers(self, target: Identity, *, roles: Sequence[str] | None = None,
+                  kinds: Sequence[str] | None = None, current_only: bool = True
+                  ) -> list[StoredItem]:
+        """Items whose references point at ``target`` (any version of its Agency+ID
+        when the reference has no version, else that version)."""
+        query = (_base().join(edges, edges.c.from_pk == items.c.pk)
+                 .where(edges.c.to_agency == target.agency, edges.c.to_id == target.id,
+                        or_(edges.c.to_version.is_(None),
+                            edges.c.to_version == target.version)))
+        if roles:
+            query = query.where(edges.c.role.in_(roles))
+        if kinds:
+            query = query.where(items.c.kind.in_(kinds))
+        if current_only:
+            query = query.where(publications.c.withdrawn_at.is_(None), ~_is_superseded())
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.distinct().order_by(items.c.pk)).all()
+        return [_stored(row) for row in rows]
+
+    def existing_targets(self, targets: Sequence[RefTarget]) -> set[RefTarget]:
+        """The reference targets the catalogue can resolve (withdrawn versions included:
+        they stay resolvable by URN)."""
+        found: set[RefTarget] = set()
+        keys = sorted({(t.agency, t.id) for t in targets})
+        versions: dict[tuple[str, str], set[str]] = {}
+        identifiable_only: set[tuple[str, str]] = set()
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start:start + _CHUNK]
+                query = select(items.c.agency, items.c.item_id, items.c.version,
+                               items.c.versionable).where(
+                    tuple_(items.c.agency, items.c.item_id).in_(chunk))
+                for row in conn.execute(query):
+                    key = (row.agency, row.item_id)
+                    versions.setdefault(key, set()).add(row.version)
+                    if not row.versionable:
+                        identifiable_only.add(key)
+        for target in targets:
+            key = (target.agency, target.id)
+            known = versions.get(key)
+            if known and (target.version is None or target.version in known
+                          or key in identifiable_only):
+                found.add(target)
+        return found
+
+    def item_xml(self, pk: int) -> bytes | None:
+        with self.engine.connect() as conn:
+            blob = conn.execute(select(items.c.xml).where(items.c.pk == pk)).scalar_one_or_none()
+        return zlib.decompress(blob) if blob is not None else None
+

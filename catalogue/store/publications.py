@@ -1,0 +1,224 @@
+"""Writing a publication (all rows of one batch in one transaction) and reading
+publications back."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, and_, func, select, update
+
+from catalogue.codec import content_hash, encode_item
+from catalogue.errors import NotFound
+from catalogue.model import Identity, ItemCounts, LangText
+from catalogue.reader import ReadItem
+from catalogue.store.records import Publication, title_from_json, title_json, version_key
+from catalogue.store.tables import edges, items, publications
+from ddi_schemas.findings import Finding
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+_BATCH = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """An identity published in this publication with content other than elsewhere."""
+
+    urn: str
+    element: str
+    line: int | None
+    other_publication: int
+
+    @property
+    def path(self) -> str:
+        return f"//{self.element}[@ID='{self.urn.split(':')[3]}']"
+
+
+class PublicationWriter:
+    """Adds the rows of new publications inside one open transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._pending: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+        self._seen: dict[int, set[tuple[str, str, str]]] = {}
+        self._counts: dict[int, dict[str, set[tuple[str, str, str]]]] = {}
+        self._agencies: dict[int, set[str]] = {}
+
+    def start(self, *, file_name: str, sha256: str, ddi_version: str, root: str,
+              published_at: str, published_by: str | None, source: bytes,
+              source_size: int) -> int:
+        result = self.conn.execute(publications.insert().values(
+            urn="", title="[]", file_name=file_name, sha256=sha256, ddi_version=ddi_version,
+            root=root, valid=False, lenient=False, published_at=published_at,
+            published_by=published_by, report="[]", source=source, source_size=source_size,
+            complete=False,
+        ))
+        key = result.inserted_primary_key
+        assert key is not None
+        publication_id = int(key[0])
+        self._seen[publication_id] = set()
+        self._counts[publication_id] = {}
+        self._agencies[publication_id] = set()
+        return publication_id
+
+    def add(self, publication_id: int, read: ReadItem) -> bool:
+        """Queue an item; False (and nothing stored) when this publication already has
+        that identity: the first copy in a file is the one kept."""
+        item = read.item
+        ident = item.identity
+        key = (ident.agency, ident.id, ident.version)
+        seen = self._seen[publication_id]
+        if key in seen:
+            return False
+        seen.add(key)
+        self._counts[publication_id].setdefault(item.kind, set()).add(key)
+        self._agencies[publication_id].add(ident.agency)
+        data = encode_item(item)
+        parent = item.parent
+        row = {
+            "publication_id": publication_id, "agency": ident.agency, "item_id": ident.id,
+            "version": ident.version, "version_key": version_key(ident.version),
+            "kind": item.kind, "element": item.element, "versionable": read.versionable,
+            "name": item.name[:512],
+            "parent_agency": parent.agency if parent else None,
+            "parent_id": parent.id if parent else None,
+            "parent_version": parent.version if parent else None,
+            "line": item.location.line if item.location else None,
+            "content_hash": content_hash(data), "data": data,
+            "xml": zlib.compress(read.xml, 1) if read.xml is not None else None,
+        }
+        refs = [{"publication_id": publication_id, "position": position, "role": ref.role,
+                 "to_agency": ref.agency, "to_id": ref.id, "to_version": ref.version,
+                 "type_of_object": ref.type_of_object}
+                for position, ref in enumerate(item.references)]
+        self._pending.append((row, refs))
+        if len(self._pending) >= _BATCH:
+            self.flush()
+        return True
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        rows = [row for row, _ in self._pending]
+        result = self.conn.execute(
+            items.insert().returning(items.c.pk, sort_by_parameter_order=True), rows)
+        pks = [row.pk for row in result]
+        edge_rows = []
+        for pk, (_, refs) in zip(pks, self._pending, strict=True):
+            for ref in refs:
+                ref["from_pk"] = pk
+                edge_rows.append(ref)
+        if edge_rows:
+            self.conn.execute(edges.insert(), edge_rows)
+        self._pending.clear()
+
+    def counts(self, publication_id: int) -> ItemCounts:
+        by_kind = self._counts[publication_id]
+        return ItemCounts(
+            variables=len(by_kind.get("Variable", ())),
+            questions=len(by_kind.get("Question", ())),
+            code_lists=len(by_kind.get("CodeList", ())),
+            categories=len(by_kind.get("Category", ())),
+            concepts=len(by_kind.get("Concept", ())),
+        )
+
+    def conflicts(self, publication_id: int) -> list[Conflict]:
+        """Identities this publication shares with another one, content differing."""
+        self.flush()
+        new, old = items.alias("new"), items.alias("old")
+        query = (
+            select(new.c.agency, new.c.item_id, new.c.version, new.c.element, new.c.line,
+                   func.min(old.c.publication_id).label("other"))
+            .select_from(new.join(old, and_(
+                old.c.agency == new.c.agency, old.c.item_id == new.c.item_id,
+                old.c.version_key == new.c.version_key, old.c.version == new.c.version,
+                old.c.publication_id != new.c.publication_id,
+                old.c.content_hash != new.c.content_hash)))
+            .where(new.c.publication_id == publication_id)
+            .group_by(new.c.agency, new.c.item_id, new.c.version, new.c.element, new.c.line)
+        )
+        return [Conflict(Identity(r.agency, r.item_id, r.version).urn, r.element, r.line,
+                         r.other) for r in self.conn.execute(query)]
+
+    def finish(self, publication_id: int, *, urn: str, title: LangText,
+               report: Sequence[Finding], valid: bool, lenient: bool) -> None:
+        self.flush()
+        counts = self.counts(publication_id)
+        self.conn.execute(update(publications).where(publications.c.id == publication_id).values(
+            urn=urn or f"urn:catalogue:publication:{publication_id}",
+            title=title_json(title),
+            report=json.dumps([f.to_json() for f in report], ensure_ascii=False),
+            valid=valid, lenient=lenient,
+            agencies=" ".join(sorted(self._agencies[publication_id])),
+            n_variables=counts.variables, n_questions=counts.questions,
+            n_code_lists=counts.code_lists, n_categories=counts.categories,
+            n_concepts=counts.concepts, n_items=len(self._seen[publication_id]),
+            complete=True,
+        ))
+
+
+def _publication(row: Any, with_report: bool = False) -> Publication:
+    report: tuple[Finding, ...] = ()
+    if with_report:
+        report = tuple(Finding.from_json(f) for f in json.loads(row.report or "[]"))
+    return Publication(
+        id=row.id, urn=row.urn, title=title_from_json(row.title), file_name=row.file_name,
+        sha256=row.sha256, ddi_version=row.ddi_version, root=row.root, valid=row.valid,
+        lenient=row.lenient, published_at=row.published_at, published_by=row.published_by,
+        agencies=tuple(row.agencies.split()),
+        counts=ItemCounts(row.n_variables, row.n_questions, row.n_code_lists,
+                          row.n_categories, row.n_concepts),
+        item_count=row.n_items, source_size=row.source_size, withdrawn_at=row.withdrawn_at,
+        withdrawn_by=row.withdrawn_by, withdrawal_reason=row.withdrawal_reason, report=report,
+    )
+
+
+_LISTED = [c for c in publications.c if c.name not in ("source", "report")]
+
+
+class PublicationQueries:
+    engine: Engine
+
+    def list_publications(self, *, include_withdrawn: bool = True) -> list[Publication]:
+        query = select(*_LISTED).where(publications.c.complete.is_(True))
+        if not include_withdrawn:
+            query = query.where(publications.c.withdrawn_at.is_(None))
+        with self.engine.connect() as conn:
+            return [_publication(row) for row in conn.execute(query.order_by(publications.c.id))]
+
+    def get_publication(self, publication_id: int) -> Publication:
+        query = select(*_LISTED, publications.c.report).where(
+            publications.c.id == publication_id, publications.c.complete.is_(True))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"no publication {publication_id}")
+        return _publication(row, with_report=True)
+
+    def publication_source(self, publication_id: int) -> bytes:
+        """The file exactly as published (gzip-compressed)."""
+        with self.engine.connect() as conn:
+            source = conn.execute(select(publications.c.source).where(
+                publications.c.id == publication_id)).scalar_one_or_none()
+        if source is None:
+            raise NotFound(f"no publication {publication_id}")
+        return bytes(source)
+
+    def publication_ids(self) -> Iterator[int]:
+        with self.engine.connect() as conn:
+            yield from conn.execute(select(publications.c.id).where(
+                publications.c.complete.is_(True)).order_by(publications.c.id)).scalars()
+
+    def withdraw(self, publication_id: int, *, by: str | None, reason: str, at: str) -> None:
+        with self.engine.begin() as conn:
+            result = conn.execute(update(publications).where(
+                publications.c.id == publication_id,
+                publications.c.withdrawn_at.is_(None)).values(
+                withdrawn_at=at, withdrawn_by=by, withdrawal_reason=reason))
+            if result.rowcount == 0:
+                raise NotFound(f"no publication {publication_id} to withdraw")

@@ -1,0 +1,176 @@
+"""Validation of DDI-L files: the official XSD plus the catalogue's profile rules.
+
+For each file: a first look (safe XML? DDI-L? which version?), XSD validation in
+bounded memory and a streaming read that feeds the profile checker. On large files the
+XSD validation runs in a second process while this one reads, so validating costs about
+what parsing and validating alone would. References are resolved across the files of
+one batch and against what the catalogue already holds.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from catalogue.errors import UnusableInput
+from catalogue.reader import DocumentReader, Mode, ReadItem, ReadSummary
+from ddi_schemas.findings import FileReport, Finding, sorted_findings
+from ddi_schemas.inspect import DocumentInfo, inspect_document
+from ddi_schemas.profile import ProfileChecker, RefTarget
+from ddi_schemas.registry import CompiledSchema, load_schema
+from ddi_schemas.xsd import add_columns, validate_xsd
+
+#: Files larger than this are XSD-validated in a second process while this one reads.
+PARALLEL_BYTES = 4 * 1024 * 1024
+
+#: Given targets not found in a batch, those that exist in the catalogue.
+PublishedLookup = Callable[[list[RefTarget]], set[RefTarget]]
+
+
+@dataclass
+class FileCheck:
+    """A file being checked: what it is, what its reading found, its XSD verdict."""
+
+    path: Path
+    info: DocumentInfo | None = None
+    schema: CompiledSchema | None = None
+    checker: ProfileChecker = field(default_factory=ProfileChecker)
+    xsd: list[Finding] = field(default_factory=list)
+    profile: list[Finding] = field(default_factory=list)
+    unusable: str | None = None
+    summary: ReadSummary = field(default_factory=ReadSummary)
+
+    def report(self) -> FileReport:
+        findings = sorted_findings([*self.xsd, *self.profile])
+        if self.info is not None and findings:
+            findings = tuple(add_columns(self.info.path, findings))
+        return FileReport(
+            file=str(self.path),
+            ddi_version=self.info.ddi_version if self.info else None,
+            findings=findings,
+            xsd_valid=not self.xsd,
+            unusable=self.unusable,
+            root=self.info.root_name if self.info else "",
+        )
+
+
+def open_file(path: Path, schema_dir: Path | None) -> FileCheck:
+    """Inspect ``path`` and load its schema; an unusable file is recorded, not raised."""
+    check = FileCheck(path)
+    try:
+        check.info = inspect_document(path)
+        check.schema = load_schema(check.info.ddi_version, schema_dir)
+    except UnusableInput as exc:
+        check.unusable = exc.message
+    return check
+
+
+class XsdRunner:
+    """Runs XSD validation inline for small files, in a helper process for large ones."""
+
+    def __init__(self, schema_dir: Path | None) -> None:
+        self.schema_dir = schema_dir
+
+    def start(self, check: FileCheck) -> subprocess.Popen[bytes] | None:
+        assert check.info is not None
+        if check.info.size < PARALLEL_BYTES or check.info.envelope is not None:
+            return None
+        try:
+            return subprocess.Popen(
+                [sys.executable, "-m", "ddi_schemas.worker", str(check.info.path),
+                 str(self.schema_dir or "")],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            )
+        except OSError:
+            return None  # validated inline instead
+
+    def finish(self, check: FileCheck, worker: subprocess.Popen[bytes] | None) -> None:
+        assert check.info is not None and check.schema is not None
+        if worker is not None:
+            output, _ = worker.communicate()
+            try:
+                result = json.loads(output)
+            except ValueError:
+                result = None  # the helper died: validate here instead
+            if result is not None:
+                if result["status"] == "unusable":
+                    check.unusable = result["message"]
+                else:
+                    check.xsd = [Finding.from_json(f) for f in result["findings"]]
+                return
+        try:
+            check.xsd = validate_xsd(check.info, check.schema)
+        except UnusableInput as exc:
+            check.unusable = exc.message
+
+    @staticmethod
+    def cancel(worker: subprocess.Popen[bytes] | None) -> None:
+        if worker is not None:
+            worker.kill()
+            worker.wait()
+
+
+def read_file(check: FileCheck, *, mode: Mode, keep_xml: bool = False,
+              sink: Callable[[ReadItem], None] | None = None) -> None:
+    """Stream through the file, feeding the checker (and ``sink`` with items)."""
+    assert check.info is not None and check.schema is not None
+    reader = DocumentReader(check.info, check.schema, check.checker, mode=mode,
+                            keep_xml=keep_xml)
+    try:
+        for read in reader:
+            if sink is not None:
+                sink(read)
+    except UnusableInput as exc:
+        check.unusable = exc.message
+    check.summary = reader.summary
+    if mode == "facts" and check.checker.needs_content_check and check.unusable is None:
+        # An identity repeats: read again, with contents, to tell copies from conflicts.
+        check.checker = ProfileChecker()
+        read_file(check, mode="model")
+
+
+def batch_resolver(checks: Sequence[FileCheck], index: int,
+                   published: PublishedLookup | None) -> Callable[[list[RefTarget]],
+                                                                  set[RefTarget]]:
+    """Resolve a file's leftover references in the other files of its batch, then in the
+    catalogue."""
+
+    def resolve(targets: list[RefTarget]) -> set[RefTarget]:
+        found: set[RefTarget] = set()
+        for other_index, other in enumerate(checks):
+            if other_index != index and other.unusable is None:
+                found |= other.checker.known(targets)
+        rest = [t for t in targets if t not in found]
+        if rest and published is not None:
+            found |= published(rest)
+        return found
+
+    return resolve
+
+
+def validate_paths(paths: Iterable[Path], schema_dir: Path | None,
+                   published: PublishedLookup | None = None) -> list[FileReport]:
+    """Validate files as one batch; every file gets a report, unusable ones included."""
+    checks = [open_file(path, schema_dir) for path in paths]
+    runner = XsdRunner(schema_dir)
+    for check in checks:
+        if check.unusable is not None:
+            continue
+        worker = runner.start(check)
+        try:
+            read_file(check, mode="facts")
+        except BaseException:
+            runner.cancel(worker)
+            raise
+        if check.unusable is None:
+            runner.finish(check, worker)
+        else:
+            runner.cancel(worker)
+    for index, check in enumerate(checks):
+        if check.unusable is None:
+            check.profile = check.checker.finish(batch_resolver(checks, index, published))
+    return [check.report() for check in checks]

@@ -1,0 +1,250 @@
+"""Which official XSD validates which DDI-Lifecycle version, found, verified and compiled once.
+
+The version comes from the namespace of the DDI root element (``ddi:instance:3_3`` ->
+3.3). The XSD files come, in order, from the directory named by the
+``CATALOGUE_DDI_SCHEMAS`` setting (``3.3/`` and ``3.2/`` subfolders), then from an
+installed package known to ship the official files. Every file is checked against the
+SHA-256 of the official release before it is compiled; a mismatch or a missing version is
+a :class:`SchemaUnavailable` error that names every place looked at.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxml import etree
+
+from catalogue.errors import SchemaUnavailable, UnusableInput
+from ddi_schemas.official import OFFICIAL_SHA256
+
+SUPPORTED_VERSIONS = ("3.3", "3.2")
+XS = "http://www.w3.org/2001/XMLSchema"
+_DDI_NAMESPACE = re.compile(r"^ddi:([a-z_]+):(\d+)_(\d+)$")
+
+
+def ddi_version_of_namespace(namespace: str) -> str | None:
+    """``ddi:instance:3_3`` -> ``3.3``; None when the namespace is not a DDI-L one."""
+    match = _DDI_NAMESPACE.match(namespace or "")
+    if match is None:
+        return None
+    return f"{match.group(2)}.{match.group(3)}"
+
+
+def check_supported(version: str, namespace: str) -> str:
+    if version not in SUPPORTED_VERSIONS:
+        raise UnusableInput(
+            f"DDI-Lifecycle {version} (namespace {namespace}) is not supported; "
+            "the catalogue reads DDI-L 3.2 and 3.3"
+        )
+    return version
+
+
+@dataclass(frozen=True)
+class PackageSource:
+    """An installed package that ships the official XSDs of one DDI-L version."""
+
+    package: str
+    folder: str
+    version: str
+    #: official file name -> file name in the package, where the package renamed it
+    renamed: dict[str, str] = field(default_factory=dict)
+
+
+#: Packages tried after the configured directory. ddi-l's "3.2" bundle is not the
+#: official 3.2 (it is 3.3 with renamed namespaces), so only its 3.3 bundle is listed.
+PACKAGE_SOURCES: tuple[PackageSource, ...] = (
+    PackageSource("ddi_l", "schemas/ddi/v3_3", "3.3", {"instance.xsd": "instance_3_3.xsd"}),
+)
+
+
+@dataclass(frozen=True)
+class CompiledSchema:
+    """A compiled official XSD and what the reader needs to know about its elements."""
+
+    version: str
+    source: str
+    xsd: etree.XMLSchema
+    #: Clark names ({ns}local) of the global elements whose type derives from
+    #: r:IdentifiableType, r:VersionableType and r:MaintainableType respectively.
+    identifiable: frozenset[str]
+    versionable: frozenset[str]
+    maintainable: frozenset[str]
+    #: libxml2 validation contexts are not safe to share between threads.
+    lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
+
+    @property
+    def namespaces(self) -> dict[str, str]:
+        suffix = self.version.replace(".", "_")
+        return {p: f"ddi:{m}:{suffix}" for p, m in _PREFIXES.items()}
+
+
+_PREFIXES = {
+    "ddi": "instance", "r": "reusable", "g": "group", "s": "studyunit", "d": "datacollection",
+    "l": "logicalproduct", "c": "conceptualcomponent", "a": "archive", "pi": "physicalinstance",
+    "p": "physicaldataproduct", "cm": "comparative", "pr": "ddiprofile", "ds": "dataset",
+}
+
+_cache: dict[tuple[str, str], CompiledSchema] = {}
+_cache_lock = threading.Lock()
+
+
+def load_schema(version: str, schema_dir: Path | None) -> CompiledSchema:
+    """The compiled official XSD for ``version``; compiled once per process and source."""
+    if version not in SUPPORTED_VERSIONS:
+        raise SchemaUnavailable(f"no official XSD is known for DDI-L {version}")
+    key = (version, str(schema_dir.resolve()) if schema_dir else "")
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            return cached
+        compiled = _locate_and_compile(version, schema_dir)
+        _cache[key] = compiled
+        return compiled
+
+
+def _locate_and_compile(version: str, schema_dir: Path | None) -> CompiledSchema:
+    looked: list[str] = []
+    if schema_dir is not None:
+        folder = schema_dir / version
+        if (folder / "instance.xsd").is_file():
+            _verify(version, folder, {}, f"{folder} (CATALOGUE_DDI_SCHEMAS)")
+            return _compile(version, folder, "instance.xsd", str(folder))
+        looked.append(f"{folder}: no instance.xsd (CATALOGUE_DDI_SCHEMAS)")
+    else:
+        looked.append("CATALOGUE_DDI_SCHEMAS: not set")
+    for source in PACKAGE_SOURCES:
+        if source.version != version:
+            continue
+        where = f"package {source.package} ({source.folder})"
+        try:
+            root = importlib.resources.files(source.package) / source.folder
+        except ModuleNotFoundError:
+            looked.append(f"{where}: not installed")
+            continue
+        folder = Path(str(root))
+        entry = source.renamed.get("instance.xsd", "instance.xsd")
+        if not (folder / entry).is_file():
+            looked.append(f"{where}: no {entry}")
+            continue
+        _verify(version, folder, source.renamed, where)
+        return _compile(version, folder, entry, where)
+    raise SchemaUnavailable(
+        f"no official DDI-L {version} XSD found; set CATALOGUE_DDI_SCHEMAS to a directory "
+        f"holding {version}/instance.xsd. Looked in: " + "; ".join(looked)
+    )
+
+
+def _verify(version: str, folder: Path, renamed: dict[str, str], where: str) -> None:
+    expected = OFFICIAL_SHA256[version]
+    missing: list[str] = []
+    different: list[str] = []
+    for name, digest in expected.items():
+        path = folder / renamed.get(name, name)
+        if not path.is_file():
+            missing.append(name)
+        elif file_digest(path) != digest:
+            different.append(name)
+    if missing or different:
+        parts = []
+        if different:
+            parts.append("differ from the official release: " + ", ".join(sorted(different)))
+        if missing:
+            parts.append("missing: " + ", ".join(sorted(missing)))
+        raise SchemaUnavailable(
+            f"the DDI-L {version} XSD files in {where} are not the official ones; "
+            + "; ".join(parts)
+        )
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file with CRLF turned into LF (see ddi_schemas.official)."""
+    return hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest()
+
+
+def _safe_xsd_parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
+def _compile(version: str, folder: Path, entry: str, where: str) -> CompiledSchema:
+    try:
+        doc = etree.parse(str(folder / entry), _safe_xsd_parser())
+        xsd = etree.XMLSchema(doc)
+    except (etree.XMLSchemaParseError, etree.XMLSyntaxError) as exc:
+        raise SchemaUnavailable(
+            f"cannot compile the DDI-L {version} XSD in {where}: {exc}") from exc
+    identifiable, versionable, maintainable = _identifiable_elements(folder.glob("*.xsd"))
+    return CompiledSchema(version, where, xsd, identifiable, versionable, maintainable)
+
+
+def _identifiable_elements(
+    files: Iterable[Path],
+) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """Global elements whose type derives from the reusable Identifiable/Versionable/
+    Maintainable types, read from the XSD's own type hierarchy."""
+    base_of: dict[str, str] = {}
+    element_type: dict[str, str] = {}
+    substitution_head: dict[str, str] = {}
+    reusable_ns = ""
+    for path in files:
+        root = etree.parse(str(path), _safe_xsd_parser()).getroot()
+        target = root.get("targetNamespace", "")
+        if target.startswith("ddi:reusable:"):
+            reusable_ns = target
+        for ctype in root.iterfind(f"{{{XS}}}complexType"):
+            name = ctype.get("name")
+            ext = ctype.find(f"{{{XS}}}complexContent/*[@base]")
+            if name and ext is not None:
+                base_of[f"{{{target}}}{name}"] = _clark(ext.get("base", ""), ext.nsmap, target)
+        for element in root.iterfind(f"{{{XS}}}element"):
+            name = element.get("name")
+            if not name:
+                continue
+            clark = f"{{{target}}}{name}"
+            if element.get("type"):
+                element_type[clark] = _clark(element.get("type", ""), element.nsmap, target)
+            if element.get("substitutionGroup"):
+                substitution_head[clark] = _clark(
+                    element.get("substitutionGroup", ""), element.nsmap, target)
+
+    def derives(type_name: str, ancestor: str) -> bool:
+        seen = set()
+        while type_name and type_name not in seen:
+            if type_name == ancestor:
+                return True
+            seen.add(type_name)
+            type_name = base_of.get(type_name, "")
+        return False
+
+    def type_of(element: str) -> str:
+        seen = set()
+        while element not in element_type and element in substitution_head:
+            if element in seen:
+                break
+            seen.add(element)
+            element = substitution_head[element]
+        return element_type.get(element, "")
+
+    sets: list[frozenset[str]] = []
+    # The concrete Identifiable/Versionable/Maintainable types are siblings; the abstract
+    # ones form the chain every DDI identifiable derives from.
+    for base in ("AbstractIdentifiableType", "AbstractVersionableType",
+                 "AbstractMaintainableType"):
+        ancestor = f"{{{reusable_ns}}}{base}"
+        names = set()
+        for element in set(element_type) | set(substitution_head):
+            if derives(type_of(element), ancestor):
+                names.add(element)
+        sets.append(frozenset(names))
+    return sets[0], sets[1], sets[2]
+
+
+def _clark(qname: str, nsmap: dict[str | None, str], target: str) -> str:
+    prefix, _, local = qname.rpartition(":")
+    namespace = nsmap.get(prefix or None, target if not prefix else "")
+    return f"{{{namespace}}}{local}"

@@ -124,28 +124,41 @@ def _topic_refs(path: Path | None) -> dict[str, TopicRef]:
         if path == TOPICS_XML:
             return {}
         raise UnusableInput(f"--topics {path}: no such file")
-    return read_topic_refs(path.read_bytes())
+    return read_topic_refs(_read(path, "--topics"))
 
 
 def _previous(previous: Path | None, out: Path) -> bytes | None:
     if previous is not None:
         if not previous.is_file():
             raise UnusableInput(f"--previous {previous}: no such file")
-        return previous.read_bytes()
-    return out.read_bytes() if out.is_file() else None
+        return _read(previous, "--previous")
+    return _read(out, "--out") if out.is_file() else None
 
 
 def _write(out: Path, xml: bytes, previous: bytes | None) -> None:
     """Write through a temporary file renamed into place; leave an identical file alone."""
-    if out.is_file() and xml == previous and out.read_bytes() == xml:
-        return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        if out.is_file() and xml == previous and out.read_bytes() == xml:
+            return
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    except OSError as exc:
+        raise UnusableInput(f"cannot write {out}: {exc.strerror}") from None
     try:
         os.fchmod(fd, 0o644)
         with os.fdopen(fd, "wb") as handle:
             handle.write(xml)
         os.replace(tmp, out)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise UnusableInput(f"cannot write {out}: {exc.strerror}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UnusableInput(f"{what} {path}: {exc.strerror}") from None

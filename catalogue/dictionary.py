@@ -221,18 +221,6 @@ def read_dictionary(path: Path, *, study_path: Path | None = None,
     return _assemble(str(path), study, rows)
 
 
-def dictionary_of_rows(rows: Iterable[Row], study: StudyFacts = StudyFacts(),
-                       path: str = "") -> Dictionary:
-    """Check rows built in code (tests, benchmarks) the same way as a table."""
-    problems = Problems(path or "rows")
-    table = Table(COLUMNS, tuple((row.line or n, tuple(row.cell(c) for c in COLUMNS))
-                                 for n, row in enumerate(rows, start=2)))
-    checked = _check_table(table, problems, None)
-    if problems:
-        raise InvalidDictionary(f"{len(problems)} problem(s)", problems.errors)
-    return _assemble(path, study, checked)
-
-
 def format_categories(categories: Iterable[CategoryEntry]) -> str:
     """``1=Oui|Yes; 2=Non|No``: the ``categories`` cell; ``;`` and ``|`` are escaped."""
     def esc(text: str) -> str:

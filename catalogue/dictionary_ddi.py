@@ -23,6 +23,7 @@ import functools
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from lxml import etree
 
@@ -97,7 +98,7 @@ class Topic:
     description_en: str = ""
 
 
-_Element = etree._Element
+_Element: TypeAlias = etree._Element
 
 
 def dictionary_to_ddi(dictionary: Dictionary, *, agency: str, topics: Mapping[str, TopicRef],
@@ -117,8 +118,7 @@ def dictionary_to_ddi(dictionary: Dictionary, *, agency: str, topics: Mapping[st
     build.finish(group)
     root.append(package)
     build.finish(root)
-    etree.cleanup_namespaces(root, top_nsmap=NS)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return _serialize(root)
 
 
 def topics_to_ddi(topics: Iterable[Topic], *, agency: str,
@@ -143,8 +143,13 @@ def topics_to_ddi(topics: Iterable[Topic], *, agency: str,
     build.finish(scheme)
     build.finish(package)
     build.finish(root)
+    return _serialize(root)
+
+
+def _serialize(root: _Element) -> bytes:
     etree.cleanup_namespaces(root, top_nsmap=NS)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    xml: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return xml
 
 
 def read_topic_refs(xml: bytes) -> dict[str, TopicRef]:
@@ -164,7 +169,7 @@ def _parse(xml: bytes, what: str) -> _Element:
     try:
         return etree.fromstring(xml, parser)
     except etree.XMLSyntaxError as exc:
-        raise UnusableInput(f"the {what} is not readable XML: {exc}") from None
+        raise UnusableInput(f"the {what} is not readable XML: {exc.msg}") from None
 
 
 class _Builder:
@@ -294,7 +299,8 @@ class _PreviousOutput:
     def __init__(self, xml: bytes | None) -> None:
         self.items: dict[tuple[str, str, str], _Element] = {}
         if xml:
-            for id_el in _parse(xml, "previous output").iter(_R_ID):
+            root = _parse(xml, "previous output (--previous, or the existing --out file)")
+            for id_el in root.iter(_R_ID):
                 el = id_el.getparent()
                 if el is not None and el.tag not in _OWNED and el.find(_R_TYPE) is None:
                     self.items[(el.tag, el.findtext(_R_AGENCY) or "", id_el.text or "")] = el

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from functools import lru_cache
 from typing import Literal
 
 from catalogue.model import primary_language
@@ -48,6 +48,7 @@ def words(text: str) -> list[str]:
     return WORD_PATTERN.findall(text)
 
 
+@lru_cache(maxsize=1024)
 def language_of(tag: str) -> Language | None:
     """``fr``/``en`` for a French or English ``xml:lang`` tag, None for any other."""
     primary = primary_language(tag)
@@ -58,17 +59,14 @@ def language_of(tag: str) -> Language | None:
     return None
 
 
-def vocabulary_entries(text: str) -> Iterator[tuple[str, str]]:
-    """(folded, lower-cased) pairs of the words worth suggesting in a "did you mean"."""
-    for word in WORD_PATTERN.findall(text):
-        if len(word) < MIN_VOCABULARY_LENGTH or len(word) > MAX_TOKEN_LENGTH:
-            continue
-        if not word.isalpha():
-            continue
-        folded = fold(word)
-        if folded in STOP_WORDS:
-            continue
-        yield folded, word.lower()
+def vocabulary_entry(word: str) -> tuple[str, str] | None:
+    """(folded, lower-cased) for a word worth suggesting in a "did you mean", else None."""
+    if not MIN_VOCABULARY_LENGTH <= len(word) <= MAX_TOKEN_LENGTH or not word.isalpha():
+        return None
+    folded = fold(word)
+    if folded in STOP_WORDS:
+        return None
+    return folded, word.lower()
 
 
 # Function words only: verb forms such as "été" (also "summer") stay searchable.

@@ -138,4 +138,4 @@ def text_in(texts: Texts, lang: str) -> str:
 def _texts(value: Sequence[Sequence[str]] | None) -> Texts:
     if not value:
         return ()
-    return tuple((str(lang), str(text)) for lang, text in value)
+    return tuple((lang, text) for lang, text in value)

@@ -35,7 +35,10 @@ class Hit:
 
 @dataclass(frozen=True, slots=True)
 class GroupedHit:
-    """A question (or concept) and its matching variables across waves."""
+    """A question (or concept) and its matching variables across waves.
+
+    Members are hits in wave order; only the best one carries a snippet.
+    """
 
     group_key: str
     #: Matching members in wave order (years, then wave label, then name).
@@ -45,8 +48,13 @@ class GroupedHit:
 
     @property
     def best(self) -> Hit:
-        """The best-scoring member: what the group is ranked by."""
+        """The best-scoring member: what the group is ranked and shown by."""
         return max(self.hits, key=lambda h: h.score)
+
+    @property
+    def snippet(self) -> str:
+        """The best member's snippet (the other members carry none)."""
+        return self.best.snippet
 
 
 @dataclass(frozen=True, slots=True)

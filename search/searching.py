@@ -206,12 +206,16 @@ class IndexedEngine(SearchEngine, Generic[SnapshotT, RefT]):
             size, refs = self._group_members(snapshot, plan, query.filters, group,
                                              MEMBERS_PER_GROUP)
             documents = self._documents(snapshot, [ref for ref, _ in refs])
-            members = sorted((hit(d, score) for d, (_, score) in zip(documents, refs,
+            members = sorted((Hit(d, score) for d, (_, score) in zip(documents, refs,
                                                                      strict=True)),
                              key=_wave_order)
-            if members:
-                groups.append(GroupedHit(members[0].document.effective_group_key,
-                                         tuple(members), size))
+            if not members:
+                continue
+            # Only the best member gets a snippet: it is what the group is shown with.
+            best = max(range(len(members)), key=lambda i: members[i].score)
+            members[best] = hit(members[best].document, members[best].score)
+            groups.append(GroupedHit(members[0].document.effective_group_key,
+                                     tuple(members), size))
         return total, tuple(groups)
 
 

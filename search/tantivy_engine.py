@@ -56,6 +56,7 @@ SCHEMA_VERSION = 1
 _META = "meta.json"
 _WRITER_HEAP = 128_000_000
 _RELOAD_ATTEMPTS = 5
+_COMPILED_QUERIES = 256
 _REGEX_SPECIALS = frozenset("\\.+*?()|[]{}^$#&-~")
 
 
@@ -77,6 +78,7 @@ class TantivyEngine(IndexedEngine[_Snapshot, tantivy.DocAddress]):
         self._analyzers = _register_analyzers(index)
         self._seen: tuple[int, int, int] = (-1, -1, -1)
         self._searcher: tantivy.Searcher | None = None
+        self._compiled: dict[tuple[TextPlan | None, Filters], Query] = {}
 
     @classmethod
     def open(cls, path: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Self:
@@ -257,6 +259,17 @@ class TantivyEngine(IndexedEngine[_Snapshot, tantivy.DocAddress]):
     # -- plans to queries --------------------------------------------------------------
 
     def _query(self, plan: TextPlan | None, filters: Filters) -> Query:
+        # One search compiles the same plan several times (page, counts, groups), and a
+        # prefix compiles a regex automaton each time: keep recent compilations.
+        key = (plan, filters)
+        query = self._compiled.get(key)
+        if query is None:
+            query = self._compiled[key] = self._compile(plan, filters)
+            if len(self._compiled) > _COMPILED_QUERIES:
+                self._compiled.pop(next(iter(self._compiled)), None)
+        return query
+
+    def _compile(self, plan: TextPlan | None, filters: Filters) -> Query:
         clauses: list[tuple[Occur, Query]] = []
         if plan is not None:
             clauses.extend((Occur.Must, self._node(n)) for n in plan.required)

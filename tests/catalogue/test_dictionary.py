@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 
@@ -75,10 +74,7 @@ def topics(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    if importlib.util.find_spec("catalogue.commands") is None:  # other commands not there yet
-        monkeypatch.setattr(cli, "COMMAND_MODULES", ("catalogue.commands_import",))
-
+def run(capsys: pytest.CaptureFixture[str]) -> Run:
     def invoke(*args: object) -> tuple[int, str, str]:
         try:
             code = cli.main([str(a) for a in args])

@@ -22,6 +22,7 @@ from catalogue.dictionary_ddi import (
     topics_to_ddi,
 )
 from catalogue.model import Item
+from catalogue.validation import open_file, read_file
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "shared" / "ddi-schemas"
 TOPICS = ("tobacco", "alcohol", "mental_health", "care_use")
@@ -29,10 +30,6 @@ TOPICS = ("tobacco", "alcohol", "mental_health", "care_use")
 
 def read_items(path: Path) -> list[Item]:
     """The model items of a DDI-L file, through the catalogue's reader."""
-    try:
-        from catalogue.validation import open_file, read_file
-    except ImportError:
-        pytest.skip("catalogue.reader not available yet")
     check = open_file(path, SCHEMAS)
     assert check.unusable is None, check.unusable
     items: list[Item] = []

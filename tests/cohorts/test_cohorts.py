@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,10 +29,7 @@ def documents() -> dict[str, etree._Element]:
 
 
 @pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    if importlib.util.find_spec("catalogue.commands") is None:  # other commands not there yet
-        monkeypatch.setattr(cli, "COMMAND_MODULES", ("catalogue.commands_import",))
-
+def run(capsys: pytest.CaptureFixture[str]) -> Run:
     def invoke(*args: object) -> int:
         code = cli.main([str(a) for a in args])
         capsys.readouterr()

@@ -53,6 +53,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     listing.add_argument("--live", action="store_true", help="leave out withdrawn ones")
     listing.set_defaults(handler=_list)
 
+    reindex = sub.add_parser("reindex", help="rebuild the search index from the store")
+    reindex.set_defaults(handler=_reindex)
+
+    search = sub.add_parser("search", help="search variables, questions and studies")
+    search.add_argument("query", nargs="?", default="", help="words, \"a phrase\", prefix*")
+    search.add_argument("--cohort", action="append", default=[], metavar="SLUG")
+    search.add_argument("--wave", action="append", default=[], metavar="URN")
+    search.add_argument("--year", action="append", default=[])
+    search.add_argument("--topic", action="append", default=[])
+    search.add_argument("--instrument", action="append", default=[])
+    search.add_argument("--response-type", action="append", default=[])
+    search.add_argument("--access", action="append", default=[], choices=("open", "casd"))
+    search.add_argument("--kind", action="append", default=[],
+                        choices=("variable", "question", "study"))
+    search.add_argument("--page", type=int, default=1)
+    search.add_argument("--page-size", type=int, default=20)
+    search.add_argument("--group", action="store_true",
+                        help="one result per question, with its variables of every wave")
+    search.add_argument("--lang", choices=("fr", "en"), default="en")
+    search.add_argument("--json", action="store_true")
+    search.set_defaults(handler=_search)
+
     show = sub.add_parser("show", help="print an item (by URN) and its versions")
     show.add_argument("urn", help="urn:ddi:AGENCY:ID[:VERSION]")
     show.add_argument("--json", action="store_true")
@@ -160,6 +182,21 @@ def after_publish(settings: Settings, store: Store, publication_ids: list[int]) 
     except ImportError:
         return
     indexing.index_publications(settings, store, publication_ids)
+
+
+def _reindex(args: argparse.Namespace, settings: Settings) -> int:
+    from search.indexing import reindex  # noqa: PLC0415
+
+    store = Store(settings.store_url)
+    count = reindex(settings, store)
+    print(f"indexed {count} documents with {settings.search_engine}")
+    return 0
+
+
+def _search(args: argparse.Namespace, settings: Settings) -> int:
+    from search.cli import run_search  # noqa: PLC0415
+
+    return run_search(args, settings)
 
 
 def _sha256(path: Path) -> str:

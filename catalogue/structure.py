@@ -236,7 +236,7 @@ class PublicationStructure:
 
     def enclosing(self, item: Item, kinds: Sequence[str]) -> list[AnyItem]:
         """The nearest holders of the given kinds, walking up (breadth first)."""
-        frontier = [item]
+        frontier: list[Item] = [item]
         seen: set[Identity] = {item.identity}
         for _ in range(12):
             found: list[AnyItem] = []
@@ -251,7 +251,7 @@ class PublicationStructure:
                 return found
             if not following:
                 return []
-            frontier = following
+            frontier = list(following)
         return []
 
     # -- cohorts and waves ---------------------------------------------------------------
@@ -486,8 +486,9 @@ class PublicationStructure:
         code_categories: list[CodeCategory] = []
         if isinstance(code_list, CodeList):
             for code in code_list.codes:
-                ref = next(iter(code.refs("category")), None)
-                stored = categories.get((ref.agency, ref.id, ref.version)) if ref else None
+                category_ref = next(iter(code.refs("category")), None)
+                stored = categories.get((category_ref.agency, category_ref.id,
+                                         category_ref.version)) if category_ref else None
                 category = stored.item if stored and isinstance(stored.item, Category) else None
                 code_categories.append(CodeCategory(code.value, category))
         else:

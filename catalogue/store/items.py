@@ -155,6 +155,26 @@ class ItemQueries:
             for row in conn.execute(query.order_by(items.c.pk)):
                 yield _stored(row)
 
+    def current_items_of_publication(self, publication_id: int) -> Iterator[StoredItem]:
+        """The items of one publication that are current (none if it is withdrawn)."""
+        query = _base().where(items.c.publication_id == publication_id,
+                              publications.c.withdrawn_at.is_(None), ~_is_superseded())
+        with self.engine.connect() as conn:
+            for row in conn.execute(query.order_by(items.c.pk)):
+                yield _stored(row)
+
+    def publications_superseded_by(self, publication_id: int) -> list[int]:
+        """Earlier publications holding items that this publication's items supersede."""
+        old = items.alias("old")
+        query = (select(old.c.publication_id).distinct()
+                 .select_from(items.join(old, and_(
+                     old.c.agency == items.c.agency, old.c.item_id == items.c.item_id,
+                     old.c.publication_id < items.c.publication_id,
+                     old.c.version_key <= items.c.version_key)))
+                 .where(items.c.publication_id == publication_id))
+        with self.engine.connect() as conn:
+            return sorted(conn.execute(query).scalars())
+
     def superseded_by(self, publication_id: int) -> list[str]:
         """URNs of items in other publications that this publication's items supersede
         (same Agency+ID, same or lower version, older publication)."""

@@ -7,22 +7,27 @@ import json
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, and_, delete, func, select, update
 
 from catalogue.codec import content_hash, encode_item
 from catalogue.errors import NotFound
 from catalogue.model import Identity, ItemCounts, LangText
 from catalogue.reader import ReadItem
 from catalogue.store.records import Publication, title_from_json, title_json, version_key
-from catalogue.store.tables import edges, items, publications
+from catalogue.store.tables import edges, index_state, items, publications
 from ddi_schemas.findings import Finding
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 _BATCH = 2000
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +218,32 @@ class PublicationQueries:
         with self.engine.connect() as conn:
             yield from conn.execute(select(publications.c.id).where(
                 publications.c.complete.is_(True)).order_by(publications.c.id)).scalars()
+
+    def mark_indexed(self, engine_name: str, publication_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(index_state).where(index_state.c.engine == engine_name,
+                                                   index_state.c.publication_id == publication_id))
+            conn.execute(index_state.insert().values(engine=engine_name,
+                                                     publication_id=publication_id,
+                                                     indexed_at=_now()))
+
+    def reset_indexed(self, engine_name: str, publication_ids: Sequence[int]) -> None:
+        """After a full rebuild: exactly these publications are indexed."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(index_state).where(index_state.c.engine == engine_name))
+            if publication_ids:
+                conn.execute(index_state.insert(), [
+                    {"engine": engine_name, "publication_id": pid, "indexed_at": _now()}
+                    for pid in publication_ids])
+
+    def unindexed_publications(self, engine_name: str) -> list[int]:
+        query = (select(publications.c.id)
+                 .where(publications.c.complete.is_(True),
+                        ~publications.c.id.in_(select(index_state.c.publication_id).where(
+                            index_state.c.engine == engine_name)))
+                 .order_by(publications.c.id))
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
 
     def withdraw(self, publication_id: int, *, by: str | None, reason: str, at: str) -> None:
         with self.engine.begin() as conn:

@@ -1,0 +1,197 @@
+"""From the store to the index: the documents of a publication, kept in step with
+publishing.
+
+Only current items are indexed: a publication that brings a new version of an item
+takes the old one out of search, and a withdrawn publication has no documents. After a
+publication is stored, its documents are written in one commit; the older publications
+whose items it supersedes are written again (usually to almost nothing). The store
+records which publications each engine has indexed, so an index left behind (a crash
+between the store's commit and the index's) is caught up on the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+
+from catalogue.model import LangText, Question, Study
+from catalogue.settings import Settings
+from catalogue.store import Store
+from catalogue.structure import (
+    PublicationStructure,
+    StructureCache,
+    VariableContext,
+    cohort_slug,
+)
+from search.documents import SearchDocument, Texts
+from search.engine import SearchEngine, open_engine
+
+log = logging.getLogger(__name__)
+
+
+def open_index(settings: Settings) -> SearchEngine:
+    """The search engine chosen by the settings, on the data directory's index."""
+    path = settings.index_dir
+    path.mkdir(parents=True, exist_ok=True)
+    return open_engine(settings.search_engine, path)
+
+
+def _texts(text: LangText) -> Texts:
+    return tuple(text.values)
+
+
+def _label(text: LangText, name: str = "") -> str:
+    return text.best("en", "fr") or name
+
+
+def variable_document(context: VariableContext) -> SearchDocument:
+    variable = context.variable
+    wave = context.wave
+    categories = tuple(pair for c in context.categories for pair in c.label.values)
+    concepts = tuple(pair for c in context.concepts for pair in c.label.values)
+    response = variable.representation.kind
+    if response == "none" and context.question is not None:
+        response = context.question.response_kind
+    return SearchDocument(
+        urn=variable.urn, kind="variable", publication_id=context.publication_id,
+        name=variable.name, label=_texts(variable.label),
+        question_text=_texts(context.question.text) if context.question else (),
+        description=_texts(variable.description), category_labels=categories,
+        concept_labels=concepts,
+        cohort=context.cohort.slug if context.cohort else "",
+        cohort_label=_label(context.cohort.study.title) if context.cohort else "",
+        wave=_label(wave.study.title, wave.study.name) if wave else "",
+        wave_urn=wave.study.identity.unversioned_urn if wave else "",
+        years=wave.years if wave else (),
+        topics=tuple(c.identity.id for c in context.concepts),
+        instruments=tuple(_label(i.label, i.name) for i in context.instruments),
+        response_type="" if response == "none" else response,
+        access="casd" if context.access == "casd" else "open",
+        group_key=context.group_key,
+    )
+
+
+def publication_documents(structure: PublicationStructure,
+                          current: set[str] | None = None) -> Iterator[SearchDocument]:
+    """Documents for the variables, questions and studies of one publication; with
+    ``current``, only items whose URN is in it."""
+    store = structure.store
+    pid = structure.publication_id
+
+    def keep(urn: str) -> bool:
+        return current is None or urn in current
+
+    variables = (s for s in store.items_of_publication(pid, ("Variable",))
+                 if keep(s.item.urn))
+    for context in structure.variable_contexts(variables):
+        yield variable_document(context)
+    for stored in store.items_of_publication(pid, ("Question",)):
+        question = stored.item
+        if isinstance(question, Question) and keep(question.urn):
+            yield _question_document(structure, question)
+    for study in structure.skeleton.values():
+        if isinstance(study, Study) and keep(study.urn):
+            yield _study_document(structure, study)
+
+
+def _question_document(structure: PublicationStructure, question: Question) -> SearchDocument:
+    concepts = [c for c in (structure.store.resolve(r) for r in question.refs("concept")) if c]
+    cohort = structure.cohort_of(question)
+    instruments = structure.instruments_asking(question.identity)
+    waves = [w for w in (structure.wave_of(i) for i in instruments) if w is not None]
+    response = question.response_kind
+    return SearchDocument(
+        urn=question.urn, kind="question", publication_id=structure.publication_id,
+        name=question.name, label=_texts(question.label) or _texts(question.text),
+        question_text=_texts(question.text), description=_texts(question.description),
+        concept_labels=tuple(p for c in concepts for p in c.item.label.values),
+        cohort=cohort.slug if cohort else "",
+        cohort_label=_label(cohort.study.title) if cohort else "",
+        years=tuple(sorted({y for w in waves for y in w.years})),
+        topics=tuple(c.item.identity.id for c in concepts),
+        instruments=tuple(dict.fromkeys(_label(i.label, i.name) for i in instruments)),
+        response_type="" if response == "none" else response,
+        group_key=question.identity.unversioned_urn,
+    )
+
+
+def _study_document(structure: PublicationStructure, study: Study) -> SearchDocument:
+    cohort = structure.cohort_of(study)
+    wave = structure.wave_of(study) if study.kind == "StudyUnit" else None
+    return SearchDocument(
+        urn=study.urn, kind="study", publication_id=structure.publication_id,
+        name=study.name, label=_texts(study.title) or _texts(study.label),
+        description=_texts(study.abstract),
+        concept_labels=tuple(p for s in study.coverage.subjects for p in s.values),
+        cohort=cohort.slug if cohort else cohort_slug(study),
+        cohort_label=_label(cohort.study.title) if cohort else _label(study.title),
+        wave=_label(wave.study.title) if wave else "",
+        wave_urn=wave.study.identity.unversioned_urn if wave else "",
+        years=wave.years if wave else (),
+    )
+
+
+def current_urns(store: Store, publication_id: int) -> set[str]:
+    """URNs of the publication's items that are current (not superseded, not withdrawn)."""
+    publication = store.get_publication(publication_id)
+    if publication.withdrawn:
+        return set()
+    return {s.item.urn for s in store.current_items_of_publication(publication_id)}
+
+
+def index_publications(settings: Settings, store: Store, publication_ids: Iterable[int],
+                       engine: SearchEngine | None = None) -> int:
+    """Index new publications, and rewrite the older ones whose items they supersede."""
+    own = engine is None
+    engine = engine or open_index(settings)
+    cache = StructureCache(store)
+    written = 0
+    try:
+        todo = list(publication_ids)
+        for pid in list(todo):
+            for older in store.publications_superseded_by(pid):
+                if older not in todo:
+                    todo.append(older)
+        for pid in todo:
+            written += _write(engine, store, cache, pid, settings.search_engine)
+    finally:
+        if own:
+            engine.close()
+    return written
+
+
+def _write(engine: SearchEngine, store: Store, cache: StructureCache, pid: int,
+           engine_name: str) -> int:
+    current = current_urns(store, pid)
+    if not current:
+        engine.delete_publication(pid)
+        count = 0
+    else:
+        count = engine.replace_publication(pid, publication_documents(cache.get(pid), current))
+    store.mark_indexed(engine_name, pid)
+    log.info("indexed publication %s: %s documents", pid, count)
+    return count
+
+
+def reindex(settings: Settings, store: Store) -> int:
+    """Rebuild the whole index from the store (``catalogue reindex``)."""
+    cache = StructureCache(store)
+
+    def everything() -> Iterator[SearchDocument]:
+        for pid in store.publication_ids():
+            current = current_urns(store, pid)
+            if current:
+                yield from publication_documents(cache.get(pid), current)
+
+    with open_index(settings) as engine:
+        count = engine.rebuild(everything())
+    store.reset_indexed(settings.search_engine, list(store.publication_ids()))
+    return count
+
+
+def catch_up(settings: Settings, store: Store, engine: SearchEngine | None = None) -> int:
+    """Index the publications the store holds but this engine has not indexed yet."""
+    missing = store.unindexed_publications(settings.search_engine)
+    if not missing:
+        return 0
+    return index_publications(settings, store, missing, engine)

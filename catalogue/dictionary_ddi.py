@@ -66,6 +66,9 @@ def q(name: str) -> str:
 
 _R_ID, _R_AGENCY, _R_VERSION, _R_TYPE = q("r:ID"), q("r:Agency"), q("r:Version"), q(
     "r:TypeOfObject")
+_R_PAIR, _R_KEY, _R_VALUE = q("r:UserAttributePair"), q("r:AttributeKey"), q("r:AttributeValue")
+_SUB = etree.SubElement
+_CODE_LIST = q("l:CodeList")
 #: Identifiable (not versionable) elements: they carry the version of the item holding them.
 _OWNED = frozenset({q("l:Code"), q("d:CollectionEvent"), q("d:ModeOfCollection"),
                     q("r:TemporalCoverage")})
@@ -73,6 +76,12 @@ _OWNED = frozenset({q("l:Code"), q("d:CollectionEvent"), q("d:ModeOfCollection")
 _LEAVES = frozenset(q(t) for t in (
     "l:Variable", "d:QuestionItem", "l:Category", "l:CodeList", "c:Universe", "c:Concept",
     "d:QuestionConstruct", "d:Sequence", "d:Instrument"))
+#: Every versionable element this module writes, to find them in a previous output.
+_WRITTEN = _LEAVES | frozenset(q(t) for t in (
+    "ddi:DDIInstance", "g:Group", "g:ResourcePackage", "s:StudyUnit", "d:DataCollection",
+    "l:LogicalProduct", "l:VariableScheme", "d:QuestionScheme", "l:CategoryScheme",
+    "l:CodeListScheme", "c:UniverseScheme", "c:ConceptScheme", "d:ControlConstructScheme",
+    "d:InstrumentScheme"))
 
 _NUMERIC_TYPES = {"integer": "Integer", "decimal": "Decimal"}
 _DATE_TYPES = {"date": ("YYYY-MM-DD", "Date"), "year": ("YYYY", "Year")}
@@ -183,8 +192,7 @@ class _Builder:
 
     def sub(self, parent: _Element | None, tag: str, text: str | None = None,
             **attributes: str) -> _Element:
-        el = etree.Element(q(tag), nsmap=NS) if parent is None else etree.SubElement(
-            parent, q(tag))
+        el = etree.Element(q(tag), nsmap=NS) if parent is None else _SUB(parent, q(tag))
         if text is not None:
             el.text = text
         for key, value in attributes.items():
@@ -195,22 +203,22 @@ class _Builder:
              attributes: Iterable[tuple[str, str]] = ()) -> _Element:
         """An identified element; its version is set by :meth:`finish`."""
         el = self.sub(parent, tag)
-        self.sub(el, "r:Agency", self.agency)
-        self.sub(el, "r:ID", id_)
-        self.sub(el, "r:Version", "0")
+        _SUB(el, _R_AGENCY).text = self.agency
+        _SUB(el, _R_ID).text = id_
+        _SUB(el, _R_VERSION).text = "0"
         for key, value in attributes:
-            pair = self.sub(el, "r:UserAttributePair")
-            self.sub(pair, "r:AttributeKey", key)
-            self.sub(pair, "r:AttributeValue", value)
+            pair = _SUB(el, _R_PAIR)
+            _SUB(pair, _R_KEY).text = key
+            _SUB(pair, _R_VALUE).text = value
         return el
 
     def ref(self, parent: _Element, tag: str, type_: str, id_: str,
             target: TopicRef | None = None) -> None:
-        el = self.sub(parent, tag)
-        self.sub(el, "r:Agency", target.agency if target else self.agency)
-        self.sub(el, "r:ID", id_)
-        self.sub(el, "r:Version", target.version if target else self.versions[id_])
-        self.sub(el, "r:TypeOfObject", type_)
+        el = _SUB(parent, q(tag))
+        _SUB(el, _R_AGENCY).text = target.agency if target else self.agency
+        _SUB(el, _R_ID).text = id_
+        _SUB(el, _R_VERSION).text = target.version if target else self.versions[id_]
+        _SUB(el, _R_TYPE).text = type_
 
     def finish(self, el: _Element) -> str:
         """Give ``el`` (complete, children finished) its version: the previous one when the
@@ -259,7 +267,8 @@ def _fingerprint(el: _Element) -> tuple[bytes, list[_Element]]:
     shows here through the version of the child that changed. Items that hold no other
     versionable (most of them) are digested from their exclusive C14N form."""
     if el.tag in _LEAVES:
-        own = [v for v in (el.find(_R_VERSION), *(o.find(_R_VERSION) for o in el.iter(*_OWNED)))
+        held = el.iter(*_OWNED) if el.tag == _CODE_LIST else ()  # only lists hold some
+        own = [v for v in (el.find(_R_VERSION), *(o.find(_R_VERSION) for o in held))
                if v is not None]
         saved = [v.text for v in own]
         for v in own:
@@ -300,10 +309,9 @@ class _PreviousOutput:
         self.items: dict[tuple[str, str, str], _Element] = {}
         if xml:
             root = _parse(xml, "previous output (--previous, or the existing --out file)")
-            for id_el in root.iter(_R_ID):
-                el = id_el.getparent()
-                if el is not None and el.tag not in _OWNED and el.find(_R_TYPE) is None:
-                    self.items[(el.tag, el.findtext(_R_AGENCY) or "", id_el.text or "")] = el
+            for el in root.iter(*_WRITTEN):
+                key = (el.tag, el.findtext(_R_AGENCY) or "", el.findtext(_R_ID) or "")
+                self.items[key] = el
 
     def get(self, key: tuple[str, str, str]) -> tuple[str, bytes] | None:
         """(version, digest) of an item, None when absent or its version is not a number."""

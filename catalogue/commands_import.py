@@ -61,6 +61,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def import_table(args: argparse.Namespace, settings: Settings) -> int:
     _check_usage(args.agency, args.dictionary, (".csv", ".xlsx"))
+    if args.study is not None and not args.study.is_file():
+        raise UnusableInput(f"--study {args.study}: no such file")
     topics = _topic_refs(args.topics)
     dictionary = read_dictionary(args.dictionary, study_path=args.study, topics=topics)
     previous = _previous(args.previous, args.out)

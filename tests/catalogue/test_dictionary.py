@@ -278,6 +278,9 @@ def test_usage_errors_exit_2(tmp_path: Path, run: Run) -> None:
     assert run("import-table", table, "--out", tmp_path / "o.xml")[0] == 2
     assert run("import-table", tmp_path / "d.ods", "--agency", "fr.test", "--out", "o.xml")[
         0] == 2
+    assert run("import-table", table, "--agency", "fr.test", "--out", tmp_path / "o.xml",
+               "--study", tmp_path / "none.study.csv")[0] == 2
+    assert not (tmp_path / "o.xml").exists()
 
 
 def test_xlsx_and_semicolon_csv_give_the_same_ddi(tmp_path: Path, topics: Path, run: Run) -> None:

@@ -16,12 +16,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine.url import make_url
 
+from catalogue.store.accounts import AccountQueries
 from catalogue.store.items import ItemQueries
 from catalogue.store.publications import PublicationQueries
 from catalogue.store.tables import metadata
 
 
-class Store(PublicationQueries, ItemQueries):
+class Store(PublicationQueries, ItemQueries, AccountQueries):
     """Open once per process (in ``lifespan`` for the web app); thread-safe."""
 
     def __init__(self, url: str) -> None:

@@ -21,6 +21,7 @@ from catalogue.settings import Settings
 COMMAND_MODULES: tuple[str, ...] = (
     "catalogue.commands",
     "catalogue.commands_import",
+    "catalogue.accounts_cli",
 )
 
 Handler = Callable[[argparse.Namespace, Settings], int]

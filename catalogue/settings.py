@@ -63,6 +63,28 @@ class Settings:
         default=8 * 3600,
         metadata=_help("Lifetime of a sign-in session, in seconds."),
     )
+    anonymous_session_max_age: int = field(
+        default=30 * 24 * 3600,
+        metadata=_help("Lifetime of a visitor's session before sign-in (forms, basket), in "
+                       "seconds."),
+    )
+    mail_from: str = field(
+        default="Cohort catalogue <no-reply@localhost>",
+        metadata=_help("Sender (From:) of the e-mails the catalogue sends."),
+    )
+    sign_in_window: int = field(
+        default=15 * 60,
+        metadata=_help("Period, in seconds, over which failed sign-ins are counted."),
+    )
+    sign_in_failures_per_account: int = field(
+        default=5,
+        metadata=_help("Failed sign-ins to one account within the window before it waits."),
+    )
+    sign_in_failures_per_address: int = field(
+        default=30,
+        metadata=_help("Failed sign-ins from one client address within the window before it "
+                       "waits."),
+    )
     log_level: str = field(
         default="INFO",
         metadata=_help("Logging level: DEBUG, INFO, WARNING or ERROR."),

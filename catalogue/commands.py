@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from catalogue.accounts_audit import record_publication
+from catalogue.accounts_model import Origin
 from catalogue.errors import BadRequest, NotFound
 from catalogue.model import parse_urn
 from catalogue.publishing import PublishRefused, publish_paths
@@ -146,6 +148,8 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
             print(report_text(report), file=sys.stderr)
         print(f"error: {refused.message}", file=sys.stderr)
         return refused.exit_code
+    record_publication(store, actor=published_by, origin=Origin.cli(), lenient=args.lenient,
+                       publication_ids=[r.publication.id for r in results])
     after_publish(settings, store, [r.publication.id for r in results])
     if args.json:
         print(json.dumps([r.publication.to_json() for r in results], ensure_ascii=False,

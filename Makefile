@@ -25,6 +25,7 @@ setup: $(STAMP)
 
 run: setup
 	$(BIN)/catalogue publish --bundled --if-new
+	$(BIN)/catalogue admin register-bundled
 	$(BIN)/catalogue serve --host 127.0.0.1 --port 8000
 
 lint: setup

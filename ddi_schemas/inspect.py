@@ -59,12 +59,15 @@ def inspect_document(path: Path) -> DocumentInfo:
     parser = etree.XMLPullParser(events=("start",), **safe_parser_options())
     document_root: str | None = None
     read = 0
+    head = b""
     try:
         with path.open("rb") as stream:
             while True:
                 chunk = stream.read(_CHUNK)
                 if not chunk:
                     break
+                if not read:
+                    head = chunk
                 read += len(chunk)
                 parser.feed(chunk)
                 for _event, element in parser.read_events():
@@ -89,6 +92,10 @@ def inspect_document(path: Path) -> DocumentInfo:
                     break
             parser.close()
     except etree.XMLSyntaxError as exc:
+        if document_root is None and b"<!ENTITY" in head:
+            # libxml2 may refuse the entity declarations themselves (amplification limit)
+            # before the root element is seen: say why the file is refused.
+            raise UnusableInput(_doctype_refusal(name, "declares entities")) from None
         raise UnusableInput(_syntax_message(name, exc)) from None
     if document_root is None:
         raise UnusableInput(f"{name}: no XML element found; expected a DDI-L XML document")
@@ -105,11 +112,13 @@ def _refuse_dangerous_doctype(name: str, element: etree._Element) -> None:
     if entities or docinfo.system_url or docinfo.public_id:
         what = (f"declares entities ({', '.join(str(e) for e in entities[:5])})" if entities
                 else f"points at an external DTD ({docinfo.system_url or docinfo.public_id})")
-        raise UnusableInput(
-            f"{name}: refused: the DOCTYPE {what}. DDI-L files do not use DTDs; entity "
+        raise UnusableInput(_doctype_refusal(name, what))
+
+
+def _doctype_refusal(name: str, what: str) -> str:
+    return (f"{name}: refused: the DOCTYPE {what}. DDI-L files do not use DTDs; entity "
             "declarations are refused because they can expand without bound or read other "
-            "files. Remove the DOCTYPE."
-        )
+            "files. Remove the DOCTYPE.")
 
 
 def _is_envelope(tag: str) -> bool:

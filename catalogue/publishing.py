@@ -37,6 +37,10 @@ class PublishRefused(InvalidDDI):
         ]
         super().__init__(message, errors)
         self.reports = list(reports)
+        if any(r.unusable is not None for r in self.reports):
+            # a file found unreadable while reading (truncated, not well-formed further
+            # down) is unusable input, as it is for ``catalogue validate``
+            self.status, self.exit_code = UnusableInput.status, UnusableInput.exit_code
 
 
 @dataclass(frozen=True, slots=True)

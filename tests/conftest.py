@@ -142,8 +142,8 @@ NAMESPACES_33 = {
 class SmallDDI:
     """Writes small DDI-L 3.3 documents (a DDIInstance holding one ResourcePackage),
     valid against the official XSD, whose every identity and reference the test chooses.
-    Items are XML strings; schemes go in the ResourcePackage in XSD order (questions,
-    categories, code lists, variables)."""
+    Items are XML strings, one line each; schemes go in the ResourcePackage in XSD order
+    (questions, categories, code lists, variables)."""
 
     def __init__(self, directory: Path, agency: str = "fr.test") -> None:
         self.directory = directory
@@ -200,7 +200,8 @@ class SmallDDI:
 
     def scheme(self, element: str, id_: str, *items: str, version: str = "1") -> str:
         """``element`` such as ``l:VariableScheme``."""
-        return f"<{element}>{self.identity(id_, version)}{''.join(items)}</{element}>"
+        body = "\n".join(items)
+        return f"<{element}>{self.identity(id_, version)}\n{body}\n</{element}>"
 
     def document(self, *schemes: str, id_: str = "publication", version: str = "1") -> str:
         xmlns = " ".join(f'xmlns:{p}="{uri}"' for p, uri in NAMESPACES_33.items())

@@ -1,0 +1,363 @@
+"""Input the catalogue must refuse safely, or accept with a clear report: broken XML,
+other namespaces, entities, huge files, dangling and repeated identities, conflicts with
+what is published, and a publish killed midway."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from conftest import CliResult, CliRunner, SmallDDI
+
+REPO = Path(__file__).resolve().parents[2]
+DDI33 = 'xmlns:ddi="ddi:instance:3_3"'
+
+
+def write(directory: Path, name: str, text: str | bytes) -> Path:
+    path = directory / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def assert_refused(result: CliResult, *phrases: str) -> None:
+    """Exit 2, no traceback, and the message says what is wrong."""
+    assert result.code == 2, result.out + result.err
+    text = result.out + result.err
+    assert "Traceback" not in text
+    for phrase in phrases:
+        assert phrase in text, text
+
+
+def bench_ingest() -> ModuleType:
+    """bench/ingest.py: its generator writes large, schema-valid DDI-L 3.3 files."""
+    spec = importlib.util.spec_from_file_location("bench_ingest", REPO / "bench" / "ingest.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def catalogue_env(schema_dir: Path, data_dir: Path) -> dict[str, str]:
+    return dict(os.environ, CATALOGUE_DDI_SCHEMAS=str(schema_dir),
+                CATALOGUE_DATA_DIR=str(data_dir))
+
+
+# -- not DDI-L, or not safe ---------------------------------------------------------------
+
+
+def test_malformed_xml_is_located(cli: CliRunner, tmp_path: Path) -> None:
+    path = write(tmp_path, "malformed.xml",
+                 f'<?xml version="1.0"?>\n<ddi:DDIInstance {DDI33}>\n  <open>\n'
+                 "</ddi:DDIInstance>\n")
+    for command in ("validate", "publish"):
+        result = cli(command, path)
+        assert_refused(result, str(path), "line 4", "not well-formed")
+        column = re.search(r"line 4, column (\d+)", result.out + result.err)
+        assert column, result.out + result.err
+        assert 1 <= int(column.group(1)) <= len("</ddi:DDIInstance>") + 1
+    assert cli("list", "--json").json() == []
+
+
+def test_a_file_in_another_namespace_is_not_ddi(cli: CliRunner, tmp_path: Path) -> None:
+    path = write(tmp_path, "dc.xml", '<?xml version="1.0"?>\n'
+                 '<record xmlns="http://purl.org/dc/elements/1.1/"><title>x</title></record>\n')
+    assert_refused(cli("validate", path), "not a DDI-Lifecycle document",
+                   "http://purl.org/dc/elements/1.1/")
+    assert_refused(cli("publish", path), "http://purl.org/dc/elements/1.1/")
+
+
+@pytest.mark.parametrize("content, phrase", [
+    (b"", "the file is empty"),
+    (b"   \n\t\n  \n", "no XML content"),
+    (b"\xef\xbb\xbf", "no XML content"),
+])
+def test_empty_and_blank_files_are_refused(cli: CliRunner, tmp_path: Path, content: bytes,
+                                           phrase: str) -> None:
+    path = write(tmp_path, "blank.xml", content)
+    result = cli("validate", "--format", "json", path)
+    assert_refused(result, phrase)
+    [report] = result.json_lines()
+    assert report["valid"] is False and report["errors"][0]["severity"] == "error"
+
+
+BILLION_LAUGHS = f"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+  <!ENTITY lol "lol">
+  <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+  <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+  <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+  <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+  <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+  <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+  <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+  <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+  <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<ddi:DDIInstance {DDI33} xmlns:r="ddi:reusable:3_3">
+  <r:Agency>&lol9;</r:Agency><r:ID>x</r:ID><r:Version>1</r:Version>
+</ddi:DDIInstance>
+"""
+
+
+def test_entity_declarations_are_refused_unexpanded(cli: CliRunner, tmp_path: Path) -> None:
+    path = write(tmp_path, "laughs.xml", BILLION_LAUGHS)
+    started = time.monotonic()
+    for command in ("validate", "publish"):
+        result = cli(command, path)
+        assert_refused(result, "DOCTYPE", "declares entities", "Remove the DOCTYPE")
+        assert "lollollol" not in result.out + result.err
+    assert time.monotonic() - started < 30
+    assert cli("list", "--json").json() == []
+
+
+def _passwd_line() -> str:
+    text = Path("/etc/passwd").read_text(encoding="utf-8", errors="replace")
+    return next(line for line in text.splitlines() if line.strip())
+
+
+@pytest.mark.parametrize("doctype, agency", [
+    ('<!DOCTYPE ddi:DDIInstance SYSTEM "file:///etc/passwd">', "fr.test"),
+    ('<!DOCTYPE ddi:DDIInstance [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>', "&xxe;"),
+    ('<!DOCTYPE ddi:DDIInstance PUBLIC "-//x//y" "http://127.0.0.1:9/evil.dtd">', "fr.test"),
+])
+def test_external_dtds_and_entities_are_never_read(cli: CliRunner, tmp_path: Path,
+                                                   doctype: str, agency: str) -> None:
+    secret = _passwd_line()
+    path = write(tmp_path, "xxe.xml",
+                 f'<?xml version="1.0"?>\n{doctype}\n'
+                 f'<ddi:DDIInstance {DDI33} xmlns:r="ddi:reusable:3_3"><r:Agency>{agency}'
+                 "</r:Agency><r:ID>x</r:ID><r:Version>1</r:Version></ddi:DDIInstance>\n")
+    for args in (("validate", path), ("validate", "--format", "json", path), ("publish", path)):
+        result = cli(*args)
+        assert_refused(result, "refused: the DOCTYPE")
+        assert secret not in result.out + result.err
+    assert cli("list", "--json").json() == []
+
+
+def test_ddi_lifecycle_3_1_is_not_supported(cli: CliRunner, tmp_path: Path) -> None:
+    path = write(tmp_path, "old.xml",
+                 '<?xml version="1.0"?>\n<DDIInstance xmlns="ddi:instance:3_1" '
+                 'xmlns:r="ddi:reusable:3_1"><r:Agency>fr.test</r:Agency></DDIInstance>\n')
+    assert_refused(cli("validate", path), "DDI-Lifecycle 3.1", "not supported", "3.2 and 3.3")
+    assert_refused(cli("publish", path), "not supported")
+
+
+# -- a 200 MB file, in bounded memory -------------------------------------------------------
+
+#: Runs a command and prints its exit code and the peak RSS (KiB) of its process tree.
+_MEASURED = ("import json, resource, subprocess, sys\n"
+             "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+             "print(json.dumps({'code': done.returncode, 'out': done.stdout[-4000:],\n"
+             "  'err': done.stderr[-4000:],\n"
+             "  'maxrss_kb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))\n")
+
+
+def run_measured(args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, "-c", _MEASURED, *args], env=env,
+                          capture_output=True, text=True, check=True, timeout=900)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+@pytest.mark.slow
+def test_a_200_mb_file_is_validated_in_bounded_memory(tmp_path: Path, schema_dir: Path) -> None:
+    path = tmp_path / "large.xml"
+    size = bench_ingest().write_publication(path, 80_000)
+    assert size > 200_000_000
+
+    result = run_measured([sys.executable, "-m", "catalogue.cli", "validate", "--format", "json",
+                           str(path)], catalogue_env(schema_dir, tmp_path / "data"))
+
+    assert result["code"] == 0, result["err"]
+    report = json.loads(result["out"])
+    assert report["valid"] is True and report["errors"] == []
+    peak = result["maxrss_kb"] * 1024
+    assert peak < 600 * 2**20, f"peak RSS {peak / 2**20:.0f} MB for {size / 1e6:.0f} MB of XML"
+
+
+# -- references and identities ----------------------------------------------------------------
+
+
+def dangling_file(ddi: SmallDDI) -> Path:
+    return ddi.write("dangling.xml", ddi.scheme(
+        "l:VariableScheme", "vs",
+        ddi.variable("v1", "AGE", {"fr": "Âge", "en": "Age"}, question=("q-age", "1"))))
+
+
+def findings(result: CliResult, rule: str) -> list[dict[str, Any]]:
+    return [e for r in result.json_lines() for e in r["errors"] if e["rule"] == rule]
+
+
+def test_a_dangling_reference_is_a_warning(cli: CliRunner, ddi: SmallDDI) -> None:
+    path = dangling_file(ddi)
+
+    result = cli("validate", "--format", "json", path)
+    assert result.code == 0
+    [dangling] = findings(result, "reference-dangling")
+    assert dangling["severity"] == "warning"
+    assert "urn:ddi:fr.test:q-age:1" in dangling["message"]
+    reference_line = next(n for n, line in enumerate(path.read_text().splitlines(), 1)
+                          if "QuestionReference" in line)
+    assert dangling["line"] == reference_line
+    assert dangling["path"].endswith("/QuestionReference")
+
+    assert cli("validate", "--strict", path).code == 1
+    assert cli("publish", path).code == 0
+
+
+def test_a_reference_resolves_once_its_target_is_published(cli: CliRunner,
+                                                           ddi: SmallDDI) -> None:
+    path = dangling_file(ddi)
+    assert cli("publish", path).code == 0
+    question = ddi.write("question.xml", ddi.scheme(
+        "d:QuestionScheme", "qs", ddi.question("q-age", {"fr": "Quel âge avez-vous ?"})),
+        id_="questions")
+    assert cli("publish", question).code == 0
+
+    result = cli("validate", "--format", "json", "--strict", path)
+    assert findings(result, "reference-dangling") == []
+    assert result.code == 0
+
+
+def repeated_file(ddi: SmallDDI, second_label: str) -> Path:
+    return ddi.write("repeated.xml", ddi.scheme(
+        "l:VariableScheme", "vs",
+        ddi.variable("v1", "AGE", {"fr": "Âge"}),
+        ddi.variable("v1", "AGE", {"fr": second_label})))
+
+
+def test_an_identical_repeat_in_one_file_is_a_warning(cli: CliRunner, ddi: SmallDDI) -> None:
+    path = repeated_file(ddi, "Âge")
+    result = cli("validate", "--format", "json", path)
+
+    assert result.code == 0
+    [repeated] = findings(result, "identity-repeated")
+    assert repeated["severity"] == "warning"
+    assert "same content" in repeated["message"]
+    assert cli("publish", path).code == 0
+    [publication] = cli("list", "--json").json()
+    assert publication["counts"]["variables"] == 1
+
+
+def test_a_different_repeat_in_one_file_keeps_the_first(cli: CliRunner, ddi: SmallDDI) -> None:
+    path = repeated_file(ddi, "Âge révolu")
+    result = cli("validate", "--format", "json", path)
+
+    assert result.code == 0
+    [repeated] = findings(result, "identity-repeated")
+    assert repeated["severity"] == "warning"
+    assert "different content" in repeated["message"]
+    variable_lines = [n for n, line in enumerate(path.read_text().splitlines(), 1)
+                      if line.startswith("<l:Variable>")]
+    assert repeated["line"] == variable_lines[1]
+
+    assert cli("publish", path).code == 0
+    shown = cli("show", "--json", "urn:ddi:fr.test:v1:1").json()
+    assert shown["label"] == {"fr": "Âge"}
+
+
+def test_other_content_under_a_published_identity_is_refused(cli: CliRunner,
+                                                             ddi: SmallDDI) -> None:
+    first = ddi.write("first.xml", ddi.scheme(
+        "l:VariableScheme", "vs", ddi.variable("v1", "AGE", {"fr": "Âge"})))
+    assert cli("publish", first).code == 0
+    before = cli("list", "--json").json()
+    changed = ddi.write("changed.xml", ddi.scheme(
+        "l:VariableScheme", "vs2", ddi.variable("v1", "AGE", {"fr": "Âge en années"})),
+        id_="other-publication")
+
+    result = cli("publish", changed)
+
+    assert result.code == 1
+    assert "identity-conflict" in result.err
+    assert "urn:ddi:fr.test:v1:1" in result.err
+    assert cli("list", "--json").json() == before
+    assert cli("show", "--json", "urn:ddi:fr.test:v1:1").json()["label"] == {"fr": "Âge"}
+    # the same content again is not a conflict
+    again = ddi.write("again.xml", ddi.scheme(
+        "l:VariableScheme", "vs2", ddi.variable("v1", "AGE", {"fr": "Âge"})),
+        id_="other-publication")
+    assert cli("publish", again).code == 0
+
+
+def test_one_bad_file_stops_the_whole_batch(cli: CliRunner, ddi: SmallDDI, tmp_path: Path,
+                                            examples_dir: Path) -> None:
+    good = ddi.write("good.xml", ddi.scheme(
+        "l:VariableScheme", "vs", ddi.variable("v1", "AGE", {"fr": "Âge"})))
+    malformed = write(tmp_path, "malformed.xml", f"<ddi:DDIInstance {DDI33}>")
+    xsd_invalid = examples_dir / "ddi-alliance-3.3" / "ArchiveExample.xml"
+    conflicting = ddi.write("conflicting.xml", ddi.scheme(
+        "l:VariableScheme", "vs", ddi.variable("v1", "AGE", {"fr": "Autre"})), id_="other")
+
+    assert cli("publish", good, malformed).code == 2
+    assert cli("publish", good, xsd_invalid).code == 1
+    assert cli("publish", good, conflicting, "--lenient").code == 1
+    assert cli("list", "--json").json() == []
+    assert cli("show", "urn:ddi:fr.test:v1:1").code == 2
+    assert cli("publish", good, xsd_invalid, "--lenient").code == 0
+    assert len(cli("list", "--json").json()) == 2
+
+
+# -- a publish killed midway --------------------------------------------------------------------
+
+
+def _wait_for_writes(process: subprocess.Popen[bytes], data_dir: Path, timeout: float) -> int:
+    """Wait until the store's write-ahead log (or rollback journal) holds a few MB of the
+    uncommitted publication; return its size."""
+    journals = [data_dir / "catalogue.sqlite-wal", data_dir / "catalogue.sqlite-journal"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError("the publish ended before it could be killed midway")
+        size = max((j.stat().st_size for j in journals if j.exists()), default=0)
+        if size > 4 * 1024 * 1024:
+            return size
+        time.sleep(0.05)
+    raise AssertionError("the publish did not start writing in time")
+
+
+@pytest.mark.slow
+def test_a_publish_killed_midway_leaves_the_previous_state(
+        cli: CliRunner, ddi: SmallDDI, tmp_path: Path, data_dir: Path, schema_dir: Path) -> None:
+    small = ddi.write("small.xml", ddi.scheme(
+        "l:VariableScheme", "vs", ddi.variable("v1", "AGE", {"fr": "Âge"})))
+    assert cli("publish", small).code == 0
+    before = cli("list", "--json").json()
+    large = tmp_path / "large.xml"
+    bench_ingest().write_publication(large, 20_000)
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "catalogue.cli", "publish", str(large)],
+        env=catalogue_env(schema_dir, data_dir), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait_for_writes(process, data_dir, timeout=120)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # the publish and its XSD helper
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+
+    assert cli("list", "--json").json() == before
+    assert cli("show", "urn:ddi:fr.bench:v0:1").code == 2
+    other = ddi.write("other.xml", ddi.scheme(
+        "l:VariableScheme", "vs2", ddi.variable("v2", "SEXE", {"fr": "Sexe"})), id_="other")
+    assert cli("publish", other).code == 0
+    after = cli("list", "--json").json()
+    assert [p["urn"] for p in after] == [before[0]["urn"], "urn:ddi:fr.test:other:1"]
+    assert cli("show", "urn:ddi:fr.test:v2:1").code == 0

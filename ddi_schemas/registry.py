@@ -113,7 +113,13 @@ def _locate_and_compile(version: str, schema_dir: Path | None) -> CompiledSchema
     if schema_dir is not None:
         folder = schema_dir / version
         if (folder / "instance.xsd").is_file():
-            _verify(version, folder, {}, f"{folder} (CATALOGUE_DDI_SCHEMAS)")
+            # an explicit setting is never passed over: a copy that is not official is an
+            # error, not a reason to look elsewhere
+            problem = _verify(version, folder, {})
+            if problem:
+                raise SchemaUnavailable(
+                    f"the DDI-L {version} XSD files in {folder} (CATALOGUE_DDI_SCHEMAS) are "
+                    f"not the official ones; {problem}")
             return _compile(version, folder, "instance.xsd", str(folder))
         looked.append(f"{folder}: no instance.xsd (CATALOGUE_DDI_SCHEMAS)")
     else:
@@ -132,7 +138,10 @@ def _locate_and_compile(version: str, schema_dir: Path | None) -> CompiledSchema
         if not (folder / entry).is_file():
             looked.append(f"{where}: no {entry}")
             continue
-        _verify(version, folder, source.renamed, where)
+        problem = _verify(version, folder, source.renamed)
+        if problem:
+            looked.append(f"{where}: not the official files; {problem}")
+            continue
         return _compile(version, folder, entry, where)
     raise SchemaUnavailable(
         f"no official DDI-L {version} XSD found; set CATALOGUE_DDI_SCHEMAS to a directory "
@@ -140,7 +149,8 @@ def _locate_and_compile(version: str, schema_dir: Path | None) -> CompiledSchema
     )
 
 
-def _verify(version: str, folder: Path, renamed: dict[str, str], where: str) -> None:
+def _verify(version: str, folder: Path, renamed: dict[str, str]) -> str:
+    """What keeps the files in ``folder`` from being the official ones ("" if nothing)."""
     expected = OFFICIAL_SHA256[version]
     missing: list[str] = []
     different: list[str] = []
@@ -150,16 +160,12 @@ def _verify(version: str, folder: Path, renamed: dict[str, str], where: str) -> 
             missing.append(name)
         elif file_digest(path) != digest:
             different.append(name)
-    if missing or different:
-        parts = []
-        if different:
-            parts.append("differ from the official release: " + ", ".join(sorted(different)))
-        if missing:
-            parts.append("missing: " + ", ".join(sorted(missing)))
-        raise SchemaUnavailable(
-            f"the DDI-L {version} XSD files in {where} are not the official ones; "
-            + "; ".join(parts)
-        )
+    parts = []
+    if different:
+        parts.append("differ from the official release: " + ", ".join(sorted(different)))
+    if missing:
+        parts.append("missing: " + ", ".join(sorted(missing)))
+    return "; ".join(parts)
 
 
 def file_digest(path: Path) -> str:

@@ -200,7 +200,7 @@ class DocumentReader:
                               self._owner_identity(nested, element, owners))
             self._check_item(nested, item, versionable=False)
             self.summary.item_count += 1
-            yield ReadItem(item)
+            yield ReadItem(item, versionable=nested.tag in self.schema.versionable)
         item = build_item(self, element, scan.identity,
                           scan.references.get(element, ()), parent)
         self._check_item(element, item, versionable=versionable)

@@ -1,0 +1,152 @@
+"""The store keeps every version of every item: a new version becomes current, older
+ones stay resolvable by URN, and the file as published can be served back exactly."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lxml import etree
+
+from catalogue.model import Reference
+from catalogue.publishing import publish_paths
+from catalogue.store import Store
+
+if TYPE_CHECKING:
+    from conftest import CliRunner, SmallDDI
+
+AGE = "urn:ddi:fr.test:age"
+LABELS = {"1": {"fr": "Âge", "en": "Age"}, "2": {"fr": "Âge révolu", "en": "Age in years"}}
+
+
+def age_publication(ddi: SmallDDI, version: str) -> Path:
+    """A publication whose every item is at ``version``: the variable ``age`` and its
+    scheme (a new version of an item is published with a new version of its scheme)."""
+    return ddi.write(f"age-{version}.xml", ddi.scheme(
+        "l:VariableScheme", "vs", ddi.variable("age", "AGE", LABELS[version], version=version),
+        version=version), version=version)
+
+
+def open_store(data_dir: Path) -> Store:
+    return Store(f"sqlite:///{data_dir / 'catalogue.sqlite'}")
+
+
+def test_version_2_becomes_current_and_version_1_stays(cli: CliRunner, ddi: SmallDDI,
+                                                       data_dir: Path) -> None:
+    assert cli("validate", age_publication(ddi, "1"), age_publication(ddi, "2")).code == 0
+    assert cli("publish", age_publication(ddi, "1")).code == 0
+    assert cli("publish", age_publication(ddi, "2")).code == 0
+
+    for urn, version in ((f"{AGE}:1", "1"), (f"{AGE}:2", "2"), (AGE, "2")):
+        shown = cli("show", "--json", urn)
+        assert shown.code == 0, shown.err
+        item = shown.json()
+        assert item["urn"] == f"{AGE}:{version}"
+        assert item["label"] == LABELS[version]
+        assert [v["version"] for v in item["versions"]] == ["2", "1"]
+
+    text = cli("show", AGE).out
+    assert text.splitlines()[0].startswith(f"{AGE}:2")
+    assert "label [fr]: Âge révolu" in text
+    versions = text[text.index("versions:"):].splitlines()[1:]
+    assert [line.split()[0] for line in versions] == ["2", "1"]
+    assert [line.split()[2] for line in versions] == ["2", "1"]  # publication ids
+
+    store = open_store(data_dir)
+    old, new = store.get_item(f"{AGE}:1"), store.get_item(f"{AGE}:2")
+    assert old is not None and new is not None
+    assert not store.is_current(old) and store.is_current(new)
+    current = [s.item.urn for s in store.current_items(["Variable"])]
+    assert current == [f"{AGE}:2"]
+
+
+def test_versions_compare_as_numbers(cli: CliRunner, ddi: SmallDDI) -> None:
+    LABELS["10"], LABELS["9"] = {"fr": "Âge (10)"}, {"fr": "Âge (9)"}
+    try:
+        assert cli("publish", age_publication(ddi, "10")).code == 0
+        assert cli("publish", age_publication(ddi, "9")).code == 0  # published later
+        assert cli("show", "--json", AGE).json()["urn"] == f"{AGE}:10"
+        assert [v["version"] for v in cli("show", "--json", AGE).json()["versions"]] == [
+            "10", "9"]
+    finally:
+        del LABELS["10"], LABELS["9"]
+
+
+def test_unknown_and_malformed_urns(cli: CliRunner, ddi: SmallDDI) -> None:
+    assert cli("publish", age_publication(ddi, "1")).code == 0
+    missing = cli("show", f"{AGE}:3")
+    assert missing.code == 2
+    assert f"{AGE}:3 is not in the catalogue" in missing.err
+    malformed = cli("show", "age")
+    assert malformed.code == 2
+    assert "is not a DDI URN" in malformed.err
+
+
+def test_the_file_is_kept_exactly_as_published(examples_dir: Path, schema_dir: Path,
+                                               data_dir: Path) -> None:
+    path = examples_dir / "ddi-alliance-3.3" / "NoteExample.xml"
+    original = path.read_bytes()
+    assert original.startswith(b"\xef\xbb\xbf")  # a byte-order mark, kept too
+    store = open_store(data_dir)
+
+    [published] = publish_paths([path], store, schema_dir)
+
+    assert gzip.decompress(store.publication_source(published.publication.id)) == original
+    assert published.publication.file_name == "NoteExample.xml"
+
+
+def test_each_item_keeps_its_published_xml(cli: CliRunner, ddi: SmallDDI,
+                                           data_dir: Path) -> None:
+    assert cli("publish", age_publication(ddi, "1")).code == 0
+    store = open_store(data_dir)
+    stored = store.get_item(f"{AGE}:1")
+    assert stored is not None
+
+    xml = store.item_xml(stored.pk)
+
+    assert xml is not None
+    element = etree.fromstring(xml)
+    assert etree.QName(element).localname == "Variable"
+    r = "{ddi:reusable:3_3}"
+    assert element.findtext(f"{r}ID") == "age"
+    assert [c.text for c in element.iter(f"{r}Content")] == ["Âge", "Age"]
+
+
+def test_references_between_files_of_one_batch_resolve(cli: CliRunner, ddi: SmallDDI,
+                                                       data_dir: Path) -> None:
+    variables = ddi.write("variables.xml", ddi.scheme(
+        "l:VariableScheme", "vs", ddi.variable("smoker", "FUMEUR", {"fr": "Fumeur"},
+                                               question=("q-smoke", "1"),
+                                               code_list=("yes-no", "1"))), id_="variables")
+    questions = ddi.write("questions.xml",
+                          ddi.scheme("d:QuestionScheme", "qs", ddi.question(
+                              "q-smoke", {"fr": "Fumez-vous ?", "en": "Do you smoke?"})),
+                          ddi.scheme("l:CategoryScheme", "cs",
+                                     ddi.category("yes", {"fr": "Oui", "en": "Yes"}),
+                                     ddi.category("no", {"fr": "Non", "en": "No"})),
+                          ddi.scheme("l:CodeListScheme", "cls",
+                                     ddi.code_list("yes-no", [("1", "yes"), ("2", "no")])),
+                          id_="questions")
+
+    result = cli("publish", variables, questions)
+
+    assert result.code == 0, result.err
+    assert "reference-dangling" not in result.out + result.err
+    store = open_store(data_dir)
+    smoker = store.get_item("urn:ddi:fr.test:smoker:1")
+    assert smoker is not None
+    [question_ref] = smoker.item.refs("question")
+    question = store.resolve(question_ref)
+    assert question is not None
+    assert question.item.kind == "Question"
+    assert dict(question.item.text.values) == {"fr": "Fumez-vous ?", "en": "Do you smoke?"}
+    [code_list_ref] = smoker.item.refs("code_list")
+    code_list = store.resolve(code_list_ref)
+    assert code_list is not None
+    categories = [store.resolve(ref) for code in code_list.item.codes
+                  for ref in code.refs("category")]
+    assert [(c.item.label.get("fr") if c else None) for c in categories] == ["Oui", "Non"]
+    # a code is identifiable, not versionable: found by Agency+ID whatever the version
+    code = store.resolve(Reference("fr.test", "yes-no-1", "7", "code"))
+    assert code is not None and code.item.identity.version == "1"

@@ -270,7 +270,8 @@ def authenticate(store: Store, settings: Settings, *, email: str, password: str,
         raise
     user = store.user_by_email(key)
     stored_hash = store.password_hash(user.id) if user is not None else None
-    if user is None or not verify_password(stored_hash, password[:PASSWORD_MAX]):
+    matches = verify_password(stored_hash, password[:PASSWORD_MAX])  # argon2 work either way
+    if user is None or not matches:
         store.add_sign_in_failure(keys, at=iso(now), forget_before=iso(
             now - timedelta(seconds=settings.sign_in_window)))
         record(store, "sign_in.failed", actor=None, target=f"user:{key}", origin=origin,

@@ -19,10 +19,11 @@ from sqlalchemy.engine.url import make_url
 from catalogue.store.accounts import AccountQueries
 from catalogue.store.items import ItemQueries
 from catalogue.store.publications import PublicationQueries
+from catalogue.store.requests import RequestQueries
 from catalogue.store.tables import metadata
 
 
-class Store(PublicationQueries, ItemQueries, AccountQueries):
+class Store(PublicationQueries, ItemQueries, AccountQueries, RequestQueries):
     """Open once per process (in ``lifespan`` for the web app); thread-safe."""
 
     def __init__(self, url: str) -> None:

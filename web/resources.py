@@ -1,0 +1,77 @@
+"""What a worker process opens once, in ``lifespan``: the store, the catalogue (structures
+and page data), the search engine. Views reach it with :func:`resources`.
+
+Several workers (and ``catalogue publish`` in another process) share one store and one
+index. The search engine notices a new commit on its own; the catalogue's cached state is
+checked against the store at most every :data:`REFRESH_INTERVAL` seconds (the highest
+publication id and the number of withdrawals), so a publication is visible everywhere
+within a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+
+from catalogue.browse import Catalogue
+from catalogue.settings import Settings
+from catalogue.store import Store
+from search.engine import SearchEngine
+from search.indexing import catch_up, open_index
+from search.query import SearchQuery
+from search.results import SearchResults
+
+log = logging.getLogger(__name__)
+REFRESH_INTERVAL = 0.25
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    store: Store
+    engine: SearchEngine
+    catalogue_: Catalogue
+    _checked: float = field(default=0.0)
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """The catalogue, its state re-checked against the store when due."""
+        now = time.monotonic()
+        if now - self._checked >= REFRESH_INTERVAL:
+            self._checked = now
+            self.catalogue_.refresh()
+        return self.catalogue_
+
+    def search(self, query: SearchQuery) -> SearchResults:
+        return self.engine.search(query)
+
+    def close(self) -> None:
+        self.engine.close()
+        self.store.close()
+
+
+def resources(request: Request) -> Resources:
+    found: Resources = request.app.state.resources
+    return found
+
+
+@asynccontextmanager
+async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
+    store = Store(settings.store_url)
+    engine = open_index(settings)
+    try:
+        indexed = catch_up(settings, store, engine)
+        if indexed:
+            log.info("indexed %s documents left behind by an earlier publication", indexed)
+        catalogue = Catalogue(store)
+        catalogue.refresh()  # builds the structures of live publications once, now
+        found = Resources(settings, store, engine, catalogue, time.monotonic())
+        yield found
+    finally:
+        engine.close()
+        store.close()

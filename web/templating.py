@@ -1,0 +1,110 @@
+"""The Jinja2 environment: autoescaping, the i18n extension, and the helpers templates use.
+
+Templates get plain dataclasses from :mod:`catalogue.browse` and the views. Every link is
+built with ``url_for`` (path parameters are percent-encoded, so a URN holding odd
+characters still makes a working link); DDI texts are shown with ``text()`` (page
+language first, else another language marked with ``lang``); numbers with ``number``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from babel.numbers import format_decimal
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.templating import Jinja2Templates
+
+from catalogue.model import LangText
+from web.i18n import LANGUAGE_NAMES, LANGUAGES, Translator, lang_text, text_lang
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+#: Characters left as they are in a path parameter (URNs keep their colons readable).
+_PATH_SAFE = ":@!$'()*+,;=-._~"
+
+ContextProcessor = Callable[[Request], dict[str, Any]]
+
+
+def path_param(value: object) -> str:
+    return quote(str(value), safe=_PATH_SAFE)
+
+
+def url_for(request: Request, name: str, /, **params: Any) -> str:
+    """The URL of route ``name``; path parameters percent-encoded."""
+    return str(request.url_for(name, **{k: path_param(v) for k, v in params.items()}))
+
+
+def with_query(url: str, pairs: Iterable[tuple[str, object]]) -> str:
+    """``url`` with a query string made of ``pairs`` (repeated keys kept)."""
+    query = urlencode([(k, str(v)) for k, v in pairs])
+    return f"{url}?{query}" if query else url
+
+
+def build_templates(translator: Translator, *, directories: Iterable[Path] = (),
+                    context_processors: Iterable[ContextProcessor] = (),
+                    header_items: Iterable[str] = ()) -> Jinja2Templates:
+    """The app's templates; ``directories`` lets other packages add theirs (searched first)."""
+    env = Environment(
+        loader=FileSystemLoader([*map(str, directories), str(TEMPLATES_DIR)]),
+        autoescape=select_autoescape(("html", "xml"), default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.policies["ext.i18n.trimmed"] = True
+    translator.install(env)
+    env.globals.update(
+        url_for=_url_for,
+        lang_url=_lang_url,
+        text=_text,
+        text_lang=_text_lang,
+        languages=LANGUAGES,
+        language_names=LANGUAGE_NAMES,
+        header_items=tuple(header_items),
+    )
+    env.filters["number"] = _number
+    env.filters["with_query"] = lambda url, pairs: with_query(url, pairs)
+    return Jinja2Templates(env=env, context_processors=list(context_processors))
+
+
+@pass_context
+def _url_for(context: Context, name: str, /, **params: Any) -> str:
+    request: Request = context["request"]
+    return url_for(request, name, **params)
+
+
+@pass_context
+def _lang_url(context: Context, code: str) -> str:
+    """The current page in language ``code``."""
+    request: Request = context["request"]
+    return str(request.url.include_query_params(lang=code))
+
+
+@pass_context
+def _text(context: Context, value: LangText | None) -> Markup:
+    return lang_text(value, context["lang"])
+
+
+@pass_context
+def _text_lang(context: Context, value: LangText | None) -> str | None:
+    return text_lang(value, context["lang"])
+
+
+@pass_context
+def _number(context: Context, value: int | float | None) -> str:
+    if value is None:
+        return ""
+    return str(format_decimal(value, locale=context["lang"]))
+
+
+def base_context(request: Request, extra: Mapping[str, Any]) -> dict[str, Any]:
+    """What every page template receives besides its own data."""
+    lang = getattr(request.state, "lang", "en")
+    return {"lang": lang, **extra}

@@ -1,0 +1,29 @@
+"""``/api/openapi.json`` (the JSON API described from the resource declarations) and
+``/healthz`` (is this worker up, and what does it serve)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from web.openapi import openapi
+from web.resources import resources
+
+
+async def openapi_json(request: Request) -> Response:
+    document = getattr(request.app.state, "openapi", None)
+    if document is None:
+        document = request.app.state.openapi = openapi(request.app.state.resources_declared)
+    return JSONResponse(document)
+
+
+async def health(request: Request) -> Response:
+    state = resources(request).catalogue.state
+    return JSONResponse({"ok": True, "publications": len(state.publications),
+                         "cohorts": [c.slug for c in state.cohorts]})
+
+
+def routes() -> list[BaseRoute]:
+    return [Route("/api/openapi.json", openapi_json, name="openapi"),
+            Route("/healthz", health, name="health")]

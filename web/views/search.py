@@ -1,0 +1,390 @@
+"""The search page (``/search?q=...&cohort=...&page=...``): facets as filter links with
+counts, highlighted snippets, pagination, grouping by question, "did you mean".
+
+Everything works as plain links and a GET form; ``static/catalogue.js`` only swaps the
+results in place when a facet is clicked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+import nh3
+from markupsafe import Markup
+from starlette.requests import Request
+
+from catalogue.browse import CatalogueState
+from catalogue.errors import BadRequest
+from catalogue.model import LangText
+from search.cli import results_json
+from search.documents import SearchDocument
+from search.facets import FACET_NAMES
+from search.query import MAX_PAGE_SIZE, Filters, SearchQuery
+from search.results import FacetCounts, Hit, SearchResults
+from web.i18n import gettext_for
+from web.resources import resources
+from web.routing import Page, QueryParam, Resource
+from web.templating import url_for, with_query
+from web.views.common import LANG_PARAM, Crumb, crumbs_home
+
+MAX_QUERY_LENGTH = 500
+#: Deep pages cost the index more than anyone reads them.
+MAX_RESULT_OFFSET = 10_000
+PAGE_SIZE = 20
+FACET_ORDER = ("cohort", "topic", "kind", "wave", "year", "response_type", "access",
+               "instrument")
+FACETS_SHOWN = 8
+_KIND_VALUES = ("variable", "question", "study")
+_ACCESS_VALUES = ("open", "casd")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    text: str
+    filters: Filters
+    page: int
+    page_size: int
+    group: bool
+
+    def pairs(self, *, page: int | None = None, text: str | None = None,
+              filters: Filters | None = None, group: bool | None = None
+              ) -> list[tuple[str, object]]:
+        """Query-string pairs for this search with some parts changed (page 1 by default)."""
+        out: list[tuple[str, object]] = []
+        query = self.text if text is None else text
+        if query:
+            out.append(("q", query))
+        for facet, values in (filters or self.filters).active():
+            out.extend((facet, v) for v in values)
+        if not (self.group if group is None else group):
+            out.append(("group", "0"))
+        if self.page_size != PAGE_SIZE:
+            out.append(("page_size", self.page_size))
+        if page and page > 1:
+            out.append(("page", page))
+        return out
+
+
+def parse_search(params: Mapping[str, str], multi: Sequence[tuple[str, str]],
+                 state: CatalogueState) -> SearchRequest:
+    """A search from a query string; :class:`BadRequest` says what is wrong with it."""
+    text = params.get("q", "").strip()
+    if len(text) > MAX_QUERY_LENGTH:
+        raise BadRequest(f"the search text is too long: at most {MAX_QUERY_LENGTH} characters")
+    page = _positive(params.get("page", "1"), "page")
+    page_size = _positive(params.get("page_size", str(PAGE_SIZE)), "page_size")
+    if page_size > MAX_PAGE_SIZE:
+        raise BadRequest(f"page_size must be at most {MAX_PAGE_SIZE}")
+    if (page - 1) * page_size >= MAX_RESULT_OFFSET:
+        raise BadRequest(f"page {page} is too far: refine the search instead (at most "
+                         f"{MAX_RESULT_OFFSET} results are paged through)")
+    group_raw = params.get("group", "1")
+    if group_raw not in ("0", "1"):
+        raise BadRequest("group must be 1 (one result per question) or 0 (every variable)")
+    pairs = [(k, v) for k, v in multi if k in FACET_NAMES and v != ""]
+    filters = Filters.from_pairs(pairs)
+    _check_values(filters, state)
+    return SearchRequest(text, filters, page, page_size, group_raw == "1")
+
+
+def _positive(raw: str, name: str) -> int:
+    raw = raw.strip()
+    if not raw.isdigit() or int(raw) < 1:
+        raise BadRequest(f"{name} must be a positive integer")
+    return int(raw)
+
+
+def _check_values(filters: Filters, state: CatalogueState) -> None:
+    for kind in filters.kind:
+        if kind not in _KIND_VALUES:
+            raise BadRequest(f"kind must be one of {', '.join(_KIND_VALUES)}, got {kind!r}")
+    for access in filters.access:
+        if access not in _ACCESS_VALUES:
+            raise BadRequest(f"access must be open or casd, got {access!r}")
+    for slug in filters.cohort:
+        if state.cohort(slug) is None:
+            raise BadRequest(f"no cohort called {slug!r}: use a cohort's short name, as in "
+                             f"/cohorts/{{slug}}")
+    for wave in filters.wave:
+        if state.wave_title(wave) is None:
+            raise BadRequest(f"no wave {wave!r}: use a wave's URN without its version")
+    for topic in filters.topic:
+        if state.topic(topic) is None:
+            raise BadRequest(f"no topic {topic!r}: use a topic's ID, as listed on /concepts")
+
+
+# -- what the template shows ----------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class FacetLink:
+    value: str
+    label: str | LangText
+    count: int
+    selected: bool
+    url: str
+
+    @property
+    def is_text(self) -> bool:
+        return isinstance(self.label, LangText)
+
+
+@dataclass(frozen=True, slots=True)
+class FacetGroup:
+    name: str
+    title: str
+    links: tuple[FacetLink, ...]
+
+    @property
+    def shown(self) -> tuple[FacetLink, ...]:
+        return tuple(link for i, link in enumerate(self.links)
+                     if i < FACETS_SHOWN or link.selected)
+
+    @property
+    def more(self) -> tuple[FacetLink, ...]:
+        return tuple(link for i, link in enumerate(self.links)
+                     if i >= FACETS_SHOWN and not link.selected)
+
+
+@dataclass(frozen=True, slots=True)
+class ResultHit:
+    document: SearchDocument
+    label: str
+    url: str
+    snippet: Markup
+
+
+@dataclass(frozen=True, slots=True)
+class ResultEntry:
+    """One result: a hit, or a question's group (the best hit and its variables by wave)."""
+
+    best: ResultHit
+    members: tuple[ResultHit, ...]
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class PageLink:
+    number: int
+    url: str
+    current: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveFilter:
+    facet: str
+    label: str | LangText
+    remove_url: str
+
+    @property
+    def is_text(self) -> bool:
+        return isinstance(self.label, LangText)
+
+
+def _safe_snippet(snippet: str) -> Markup:
+    # The search layer escapes the text and only adds <mark>; cleaning again is cheap
+    # insurance that nothing else ever reaches the page.
+    return Markup(nh3.clean(snippet, tags={"mark"}, attributes={})) if snippet else Markup("")
+
+
+def hit_url(request: Request, document: SearchDocument, state: CatalogueState) -> str:
+    if document.kind == "variable":
+        return url_for(request, "variable", urn=document.urn)
+    if document.kind == "question":
+        return url_for(request, "question", urn=document.urn)
+    cohort = state.cohort(document.cohort) if document.cohort else None
+    if cohort is not None and cohort.study.identity.unversioned_urn == document.unversioned_urn:
+        return url_for(request, "cohort", slug=cohort.slug)
+    return url_for(request, "wave", urn=document.urn)
+
+
+def _result_hit(request: Request, hit: Hit, lang: str, state: CatalogueState) -> ResultHit:
+    return ResultHit(hit.document, hit.label(lang), hit_url(request, hit.document, state),
+                     _safe_snippet(hit.snippet))
+
+
+def facet_label(request: Request, facet: str, value: str, fallback: str,
+                state: CatalogueState) -> str | LangText:
+    _ = gettext_for(request)
+    if facet == "cohort":
+        cohort = state.cohort(value)
+        return cohort.study.title if cohort and cohort.study.title else fallback
+    if facet == "wave":
+        return state.wave_title(value) or fallback
+    if facet == "topic":
+        concept = state.topic(value)
+        return concept.label if concept and concept.label else fallback
+    if facet in ("kind", "access", "response_type"):
+        return _value_names(_).get(value, fallback)
+    return fallback
+
+
+def _value_names(_: Any) -> dict[str, str]:
+    return {"variable": _("Variables"), "question": _("Questions"), "study": _("Studies"),
+            "open": _("Open access"), "casd": _("CASD secure workspace only"),
+            "code": _("Coded"), "numeric": _("Numeric"), "text": _("Text"),
+            "datetime": _("Date or time"), "scale": _("Scale"), "geographic": _("Geographic"),
+            "mixed": _("Mixed")}
+
+
+def facet_titles(_: Any) -> dict[str, str]:
+    return {"cohort": _("Cohort"), "topic": _("Topic"), "kind": _("Type of result"),
+            "wave": _("Wave"), "year": _("Year"), "response_type": _("Response type"),
+            "access": _("Access"), "instrument": _("Questionnaire")}
+
+
+def facet_groups(request: Request, search: SearchRequest, results: SearchResults,
+                 state: CatalogueState) -> tuple[FacetGroup, ...]:
+    base = url_for(request, "search")
+    titles = facet_titles(gettext_for(request))
+    groups = []
+    by_name: dict[str, FacetCounts] = {f.name: f for f in results.facets}
+    for name in FACET_ORDER:
+        counts = by_name.get(name)
+        if counts is None or not counts.values:
+            continue
+        links = []
+        for value in counts.values:
+            chosen = list(search.filters.values(name))
+            chosen = [v for v in chosen if v != value.value] if value.selected \
+                else [*chosen, value.value]
+            changed = Filters.from_pairs(
+                [(f, v) for f, vs in search.filters.without(name).active() for v in vs]
+                + [(name, v) for v in chosen])
+            links.append(FacetLink(value.value, facet_label(request, name, value.value,
+                                                            value.label, state),
+                                   value.count, value.selected,
+                                   with_query(base, search.pairs(filters=changed))))
+        groups.append(FacetGroup(name, titles[name], tuple(links)))
+    return tuple(groups)
+
+
+def active_filters(request: Request, search: SearchRequest,
+                   state: CatalogueState) -> tuple[ActiveFilter, ...]:
+    base = url_for(request, "search")
+    out = []
+    for facet, values in search.filters.active():
+        for value in values:
+            rest = [(f, v) for f, vs in search.filters.active() for v in vs
+                    if (f, v) != (facet, value)]
+            out.append(ActiveFilter(facet, facet_label(request, facet, value, value, state),
+                                    with_query(base, search.pairs(
+                                        filters=Filters.from_pairs(rest)))))
+    return tuple(out)
+
+
+def page_links(request: Request, search: SearchRequest, results: SearchResults
+               ) -> tuple[PageLink, ...]:
+    base = url_for(request, "search")
+    last = min(results.pages, -(-MAX_RESULT_OFFSET // search.page_size))
+    numbers = sorted({1, last, *range(max(1, search.page - 2), min(last, search.page + 2) + 1)})
+    return tuple(PageLink(n, with_query(base, search.pairs(page=n)), n == search.page)
+                 for n in numbers)
+
+
+class SearchHitJSON(TypedDict):
+    urn: str
+    kind: str
+    name: str
+    label: str
+    cohort: str
+    wave: str
+    snippet: str
+
+
+class SearchGroupJSON(TypedDict):
+    group_key: str
+    size: int
+    hits: list[SearchHitJSON]
+
+
+class SearchQueryJSON(TypedDict):
+    q: str
+    filters: dict[str, list[str]]
+    page: int
+    page_size: int
+    group: bool
+
+
+class SearchJSON(TypedDict, total=False):
+    total: int
+    page: int
+    pages: int
+    hits: list[SearchHitJSON]
+    groups: list[SearchGroupJSON]
+    facets: dict[str, dict[str, int]]
+    suggestion: str | None
+    warnings: list[str]
+    query: SearchQueryJSON
+
+
+def run_search(request: Request) -> tuple[SearchRequest, SearchResults]:
+    res = resources(request)
+    state = res.catalogue.state
+    search = parse_search(request.query_params, request.query_params.multi_items(), state)
+    query = SearchQuery(text=search.text, filters=search.filters, page=search.page,
+                        page_size=search.page_size, group=search.group)
+    results = res.search(query)
+    if search.page > 1 and search.page > results.pages:
+        raise BadRequest(f"page {search.page} is past the last page ({results.pages}) of "
+                         f"this search")
+    return search, results
+
+
+def search_page(request: Request) -> Page:
+    search, results = run_search(request)
+    state = resources(request).catalogue.state
+    lang: str = request.state.lang
+
+    def as_json() -> Mapping[str, object]:
+        body: dict[str, Any] = results_json(results, lang)
+        body["pages"] = results.pages
+        body["query"] = {"q": search.text, "filters": {f: list(v) for f, v in
+                                                       search.filters.active()},
+                         "page": search.page, "page_size": search.page_size,
+                         "group": search.group}
+        return body
+
+    if results.groups:
+        entries = tuple(ResultEntry(_result_hit(request, g.best, lang, state),
+                                    tuple(_result_hit(request, h, lang, state) for h in g.hits),
+                                    g.size) for g in results.groups)
+    else:
+        entries = tuple(ResultEntry(_result_hit(request, h, lang, state), (), 1)
+                        for h in results.hits)
+    _ = gettext_for(request)
+    base = url_for(request, "search")
+    data = {
+        "search": search, "results": results, "entries": entries,
+        "facets": facet_groups(request, search, results, state),
+        "active": active_filters(request, search, state),
+        "pages": page_links(request, search, results),
+        "suggestion_url": with_query(base, search.pairs(text=results.suggestion))
+        if results.suggestion else None,
+        "group_url": with_query(base, search.pairs(group=not search.group,
+                                                   page=None)),
+        "crumbs": [*crumbs_home(request), Crumb(_("Search"))],
+    }
+    return Page("search.html", data, as_json)
+
+
+_FACET_PARAMS = tuple(
+    QueryParam(name, f"Filter on {name.replace('_', ' ')} (repeat for several values: OR "
+               f"within a facet, AND across facets)", {"type": "string"}, repeated=True)
+    for name in FACET_NAMES)
+
+RESOURCES = (
+    Resource("/search", "search", search_page,
+             "Search variables, questions and studies, with facet counts and suggestions",
+             SearchJSON,
+             (QueryParam("q", "Words, \"a phrase\", prefix*; empty browses everything"),
+              *_FACET_PARAMS,
+              QueryParam("page", "Page number, from 1", {"type": "integer", "minimum": 1}),
+              QueryParam("page_size", "Results per page",
+                         {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}),
+              QueryParam("group", "1 (default): one result per question with its variables "
+                         "in every wave; 0: every variable", {"type": "string",
+                                                              "enum": ["0", "1"]}),
+              LANG_PARAM)),
+)

@@ -28,7 +28,7 @@ SNOWBALL_NAMES: dict[Language, str] = {"fr": "french", "en": "english"}
 WORD_PATTERN = re.compile(r"[^\W_]+")
 #: Longer tokens are dropped: they are never words, and they bloat the term dictionary.
 MAX_TOKEN_LENGTH = 40
-#: Vocabulary words (for "did you mean") are at least this long and hold no digit.
+#: Words offered by "did you mean" are at least this long and hold no digit.
 MIN_VOCABULARY_LENGTH = 3
 
 _LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "ø": "o", "ł": "l", "đ": "d",
@@ -59,14 +59,25 @@ def language_of(tag: str) -> Language | None:
     return None
 
 
-def vocabulary_entry(word: str) -> tuple[str, str] | None:
-    """(folded, lower-cased) for a word worth suggesting in a "did you mean", else None."""
-    if not MIN_VOCABULARY_LENGTH <= len(word) <= MAX_TOKEN_LENGTH or not word.isalpha():
+def accented_form(word: str) -> tuple[str, str] | None:
+    """(folded, lower-cased) when ``word`` is a suggestable word with accents, else None.
+
+    "Did you mean" takes its words from the plain (folded) fields; these pairs give
+    back the accents (``activite`` is offered as ``activité``).
+    """
+    if not MIN_VOCABULARY_LENGTH <= len(word) <= MAX_TOKEN_LENGTH or word.isascii():
         return None
-    folded = fold(word)
-    if folded in STOP_WORDS:
+    written = word.lower()
+    folded = fold(written)
+    if folded == written or not written.isalpha() or folded in STOP_WORDS:
         return None
-    return folded, word.lower()
+    return folded, written
+
+
+def is_suggestable(folded: str) -> bool:
+    """Words offered as corrections: letters only, long enough, not stop words."""
+    return (MIN_VOCABULARY_LENGTH <= len(folded) <= MAX_TOKEN_LENGTH and folded.isalpha()
+            and folded not in STOP_WORDS)
 
 
 # Function words only: verb forms such as "été" (also "summer") stay searchable.

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from search.analysis import WORD_PATTERN, Analyzer, fold, language_of, vocabulary_entry
+from search.analysis import WORD_PATTERN, Analyzer, accented_form, fold, language_of
 from search.documents import SearchDocument, Texts
 from search.errors import InvalidDocument
 from search.facets import FACETS, LABEL_SEPARATOR, count_field, filter_field
@@ -30,8 +30,8 @@ PUBLICATION = "pub"
 SORT = "sort"
 #: The group key hashed to an unsigned integer, for engines that read numbers fastest.
 GROUP_HASH = "group_hash"
-#: Words worth suggesting, as ``folded<US>as written`` terms; see :mod:`search.suggest`.
-VOCABULARY = "vocab"
+#: Accented words as ``folded<US>as written`` terms, to suggest them with their accents.
+ACCENTS = "accents"
 #: The document itself, as JSON.
 STORED = "doc"
 
@@ -57,7 +57,7 @@ class IndexedDocument:
     keywords: dict[str, str]
     texts: dict[str, list[str]]
     facets: dict[str, tuple[str, ...]]
-    vocabulary: tuple[str, ...]
+    accents: tuple[str, ...]
     sort_key: int
     group_hash: int
     stored: str
@@ -87,8 +87,8 @@ def indexed_document(document: SearchDocument) -> IndexedDocument:
                                                 document.category_labels)
                        for _, text in group_texts)
     words = WORD_PATTERN.findall(f"{written} {' '.join(document.topics)}")
-    vocabulary = dict.fromkeys(map(_vocabulary_term, words))
-    vocabulary.pop("", None)
+    accents = dict.fromkeys(map(_accent_term, words))
+    accents.pop("", None)
 
     group_key = document.effective_group_key
     return IndexedDocument(
@@ -97,7 +97,7 @@ def indexed_document(document: SearchDocument) -> IndexedDocument:
                   NAME: document.name.lower(), GROUP: group_key},
         texts=texts,
         facets=facets,
-        vocabulary=tuple(vocabulary),
+        accents=tuple(accents),
         sort_key=_sort_key(document.name or document.label_in("en")),
         group_hash=group_hash(group_key),
         stored=document.to_json(),
@@ -126,10 +126,10 @@ def group_hash(group_key: str) -> int:
 # Catalogues repeat a small vocabulary over and over: caching by word makes indexing
 # cost a dictionary look-up per word rather than a fold and a format.
 @lru_cache(maxsize=200_000)
-def _vocabulary_term(word: str) -> str:
-    """``folded<US>written`` for a word worth suggesting, else an empty string."""
-    entry = vocabulary_entry(word)
-    return "" if entry is None else f"{entry[0]}{LABEL_SEPARATOR}{entry[1]}"
+def _accent_term(word: str) -> str:
+    """``folded<US>written`` for an accented word worth suggesting, else an empty string."""
+    pair = accented_form(word)
+    return "" if pair is None else f"{pair[0]}{LABEL_SEPARATOR}{pair[1]}"
 
 
 def _sort_key(text: str) -> int:

@@ -10,15 +10,17 @@ hits, total and facet counts always describe the same state of the index.
 
 from __future__ import annotations
 
+import threading
 from abc import abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
-from search.analysis import Analyzer
+from search.analysis import Analyzer, is_suggestable
 from search.documents import SearchDocument
 from search.engine import SearchEngine
-from search.facets import FACETS_BY_NAME, count_field, split_counted
+from search.facets import FACETS_BY_NAME, LABEL_SEPARATOR, count_field, split_counted
+from search.fields import ACCENTS, PLAIN_FIELDS
 from search.highlight import highlighter_for, snippet
 from search.plan import TextPlan, build_plan
 from search.query import Filters, SearchQuery
@@ -42,7 +44,9 @@ class IndexedEngine(SearchEngine, Generic[SnapshotT, RefT]):
     def __init__(self) -> None:
         self._analysis_cache: dict[tuple[Analyzer, str], list[str]] = {}
         self._count_cache: OrderedDict[Hashable, dict[str, dict[str, int]]] = OrderedDict()
-        self._prefix_cache: OrderedDict[Hashable, list[tuple[str, int]]] = OrderedDict()
+        self._prefix_cache: OrderedDict[Hashable, list[tuple[str, str, int]]] = OrderedDict()
+        # Web workers search from several threads: cache updates take this lock.
+        self._cache_lock = threading.Lock()
 
     # -- primitives ------------------------------------------------------------------
 
@@ -92,12 +96,14 @@ class IndexedEngine(SearchEngine, Generic[SnapshotT, RefT]):
         """True when a document holds the unstemmed word ``folded``."""
 
     @abstractmethod
-    def _vocabulary(self, snapshot: SnapshotT, prefix: str) -> list[tuple[str, int]]:
-        """Vocabulary terms starting with ``prefix``, with document counts."""
+    def _terms_with_prefix(self, snapshot: SnapshotT, field: str,
+                           prefix: str) -> list[tuple[str, int]]:
+        """Terms of ``field`` starting with ``prefix``, with document counts (which may
+        include deleted documents)."""
 
     @abstractmethod
-    def _is_live_term(self, snapshot: SnapshotT, term: str) -> bool:
-        """True when a live document holds the vocabulary term ``term``."""
+    def _is_live_term(self, snapshot: SnapshotT, field: str, term: str) -> bool:
+        """True when a document not deleted holds ``term`` in ``field``."""
 
     # -- the shared flow -------------------------------------------------------------
 
@@ -160,24 +166,41 @@ class IndexedEngine(SearchEngine, Generic[SnapshotT, RefT]):
     def _cached_counts(self, snapshot: SnapshotT, plan: TextPlan | None, filters: Filters,
                        facets: tuple[str, ...]) -> dict[str, dict[str, int]]:
         key = (self._generation(snapshot), plan, filters, facets)
-        counts = self._count_cache.get(key)
-        if counts is not None:
-            self._count_cache.move_to_end(key)
-            return counts
+        with self._cache_lock:
+            counts = self._count_cache.get(key)
+            if counts is not None:
+                self._count_cache.move_to_end(key)
+                return counts
         counts = self._term_counts(snapshot, plan, filters, [count_field(f) for f in facets])
-        self._count_cache[key] = counts
-        if len(self._count_cache) > _COUNT_CACHE_SIZE:
-            self._count_cache.popitem(last=False)
+        with self._cache_lock:
+            self._count_cache[key] = counts
+            if len(self._count_cache) > _COUNT_CACHE_SIZE:
+                self._count_cache.popitem(last=False)
         return counts
 
-    def _cached_vocabulary(self, snapshot: SnapshotT, prefix: str) -> list[tuple[str, int]]:
+    def _words_with_prefix(self, snapshot: SnapshotT,
+                           prefix: str) -> list[tuple[str, str, int]]:
         key = (self._generation(snapshot), prefix)
-        terms = self._prefix_cache.get(key)
-        if terms is None:
-            terms = self._prefix_cache[key] = self._vocabulary(snapshot, prefix)
-            if len(self._prefix_cache) > _PREFIX_CACHE_SIZE:
-                self._prefix_cache.popitem(last=False)
-        return terms
+        with self._cache_lock:
+            words = self._prefix_cache.get(key)
+        if words is None:
+            counts: dict[str, int] = {}
+            for field in PLAIN_FIELDS:
+                for term, count in self._terms_with_prefix(snapshot, field, prefix):
+                    if count > 0 and is_suggestable(term):
+                        counts[term] = max(counts.get(term, 0), count)
+            accents: dict[str, tuple[int, str]] = {}
+            for term, count in self._terms_with_prefix(snapshot, ACCENTS, prefix):
+                folded, _, written = term.partition(LABEL_SEPARATOR)
+                if count > accents.get(folded, (0, ""))[0]:
+                    accents[folded] = (count, written)
+            words = [(folded, accents.get(folded, (0, folded))[1], count)
+                     for folded, count in counts.items()]
+            with self._cache_lock:
+                self._prefix_cache[key] = words
+                if len(self._prefix_cache) > _PREFIX_CACHE_SIZE:
+                    self._prefix_cache.popitem(last=False)
+        return words
 
     def _grouped(self, snapshot: SnapshotT, plan: TextPlan | None, query: SearchQuery,
                  hit: Callable[[SearchDocument, float], Hit],
@@ -253,8 +276,9 @@ class _SnapshotVocabulary(Generic[SnapshotT, RefT]):
     def is_known(self, folded: str) -> bool:
         return self._engine._is_known(self._snapshot, folded)
 
-    def terms_with_prefix(self, prefix: str) -> list[tuple[str, int]]:
-        return self._engine._cached_vocabulary(self._snapshot, prefix)
+    def words_with_prefix(self, prefix: str) -> list[tuple[str, str, int]]:
+        return self._engine._words_with_prefix(self._snapshot, prefix)
 
-    def is_live(self, term: str) -> bool:
-        return self._engine._is_live_term(self._snapshot, term)
+    def is_live(self, folded: str) -> bool:
+        return any(self._engine._is_live_term(self._snapshot, field, folded)
+                   for field in PLAIN_FIELDS)

@@ -1,11 +1,12 @@
 """"Did you mean": correct the words of a query that the index does not know.
 
-The vocabulary lives in the index itself (the ``vocab`` field of :mod:`search.fields`),
-so it is replaced with each publication and never drifts from the documents. Its terms
-are ``folded<US>as written``: candidates are looked up and compared folded (accents do not
-count as errors) and offered as written (``tabagism`` -> ``tabagisme``, ``activte`` ->
-``activité``). The closest word wins (restricted Damerau-Levenshtein distance, at most 1
-for words of up to 4 letters, else 2), then the one found in most documents.
+The vocabulary is the index itself: the words of the plain (unstemmed, folded) fields,
+plus the accented forms kept in the ``accents`` field of :mod:`search.fields`, so it is
+replaced with each publication and never drifts from the documents. Candidates are
+compared folded (accents do not count as errors) and offered as written
+(``tabagism`` -> ``tabagisme``, ``activte`` -> ``activité``). The closest word wins
+(restricted Damerau-Levenshtein distance, at most 1 for words of up to 4 letters, else
+2), then the one found in most documents.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from search.analysis import MIN_VOCABULARY_LENGTH, STOP_WORDS, WORD_PATTERN, fold
-from search.facets import LABEL_SEPARATOR
 
 _TOKEN = re.compile(r"\S+")
 _OPERATORS = frozenset({"OR", "AND", "NOT"})
@@ -26,12 +26,13 @@ class Vocabulary(Protocol):
         """True when some document holds ``folded`` as an unstemmed word."""
         ...
 
-    def terms_with_prefix(self, prefix: str) -> list[tuple[str, int]]:
-        """``(folded<US>written, document count)`` for vocabulary terms starting ``prefix``."""
+    def words_with_prefix(self, prefix: str) -> list[tuple[str, str, int]]:
+        """``(folded, as written, document count)`` for suggestable words starting
+        ``prefix``."""
         ...
 
-    def is_live(self, term: str) -> bool:
-        """True when a document not deleted holds the vocabulary term ``term``.
+    def is_live(self, folded: str) -> bool:
+        """True when a document not deleted holds ``folded``.
 
         Counts may include deleted documents (whoosh keeps them until segments merge):
         a correction is only offered once this confirms it.
@@ -70,13 +71,13 @@ def _correct(word: str, vocabulary: Vocabulary) -> str | None:
         return None
     limit = max_distance(folded)
     for prefix in (folded[:2], folded[:1]):
-        candidates = _candidates(vocabulary.terms_with_prefix(prefix))
+        candidates = vocabulary.words_with_prefix(prefix)
         while candidates:
-            best = best_correction(folded, ((c, w, n) for c, w, n, _ in candidates), limit)
+            best = best_correction(folded, candidates, limit)
             if best is None:
                 break
-            term = next(t for _, w, _, t in candidates if w == best)
-            if vocabulary.is_live(term):
+            best_folded = next(c for c, w, _ in candidates if w == best)
+            if vocabulary.is_live(best_folded):
                 return best[:1].upper() + best[1:] if word[:1].isupper() else best
             candidates = [c for c in candidates if c[1] != best]
     return None
@@ -100,22 +101,6 @@ def best_correction(folded: str, candidates: Iterable[tuple[str, str, int]],
         if best is None or key < best:
             best = key
     return None if best is None else best[2]
-
-
-def _candidates(terms: list[tuple[str, int]]) -> list[tuple[str, str, int, str]]:
-    """``(folded, written, count, term)``: one per folded word, written as most documents
-    write it."""
-    by_folded: dict[str, tuple[int, str, int, str]] = {}
-    for term, count in terms:
-        if count <= 0:
-            continue
-        folded, _, written = term.partition(LABEL_SEPARATOR)
-        total, best_written, best_count, best_term = by_folded.get(folded, (0, "", -1, ""))
-        if count > best_count:
-            best_written, best_count, best_term = written or folded, count, term
-        by_folded[folded] = (total + count, best_written, best_count, best_term)
-    return [(folded, written, total, term)
-            for folded, (total, written, _, term) in by_folded.items()]
 
 
 def edit_distance(a: str, b: str, limit: int) -> int:

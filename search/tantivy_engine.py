@@ -29,6 +29,7 @@ from search.engine import DEFAULT_LOCK_TIMEOUT
 from search.errors import IndexLocked, IndexUnusable
 from search.facets import filter_field
 from search.fields import (
+    ACCENTS,
     FACET_FIELDS,
     GROUP,
     GROUP_HASH,
@@ -40,7 +41,6 @@ from search.fields import (
     TEXT_FIELDS,
     URN,
     URN_KEY,
-    VOCABULARY,
     IndexedDocument,
     indexed_document,
     prepare_publication,
@@ -52,7 +52,7 @@ from search.query import Filters
 from search.searching import IndexedEngine
 
 #: Bump when the schema or the analysis changes: older indexes must then be rebuilt.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _META = "meta.json"
 _WRITER_HEAP = 128_000_000
 _RELOAD_ATTEMPTS = 5
@@ -151,7 +151,7 @@ class TantivyEngine(IndexedEngine[_Snapshot, tantivy.DocAddress]):
         values: dict[str, Any] = {PUBLICATION: document.publication_id, SORT: document.sort_key,
                                   GROUP_HASH: document.group_hash,
                                   STORED: document.stored.encode("utf-8"),
-                                  VOCABULARY: list(document.vocabulary)}
+                                  ACCENTS: list(document.accents)}
         for field, keyword in document.keywords.items():
             if keyword:
                 values[field] = keyword
@@ -248,13 +248,14 @@ class TantivyEngine(IndexedEngine[_Snapshot, tantivy.DocAddress]):
     def _is_known(self, snapshot: _Snapshot, folded: str) -> bool:
         return any(snapshot.searcher.doc_freq(field, folded) for field in PLAIN_FIELDS)
 
-    def _vocabulary(self, snapshot: _Snapshot, prefix: str) -> list[tuple[str, int]]:
+    def _terms_with_prefix(self, snapshot: _Snapshot, field: str,
+                           prefix: str) -> list[tuple[str, int]]:
         # Counting against a query skips deleted documents, which doc_freq still counts.
-        return snapshot.searcher.terms_with_prefix(VOCABULARY, prefix,
+        return snapshot.searcher.terms_with_prefix(field, prefix,
                                                    filter_query=Query.all_query())
 
-    def _is_live_term(self, snapshot: _Snapshot, term: str) -> bool:
-        return True  # _vocabulary counted live documents only
+    def _is_live_term(self, snapshot: _Snapshot, field: str, term: str) -> bool:
+        return True  # _terms_with_prefix counted live documents only
 
     # -- plans to queries --------------------------------------------------------------
 
@@ -318,7 +319,7 @@ def _schema() -> tantivy.Schema:
                                index_option="position" if analyzer == "plain" else "freq")
     for field in FACET_FIELDS:
         builder.add_text_field(field, tokenizer_name="raw", fast=True, index_option="basic")
-    builder.add_text_field(VOCABULARY, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field(ACCENTS, tokenizer_name="raw", index_option="basic")
     builder.add_bytes_field(STORED, stored=True)
     return builder.build()
 

@@ -11,8 +11,10 @@ at a time (the work is CPU-bound Python: threads would not run it faster anyway)
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Self
 
@@ -20,8 +22,9 @@ import whoosh.index
 from whoosh import fields as wf
 from whoosh import formats
 from whoosh import query as wq
-from whoosh.analysis import Filter, RegexTokenizer, StemFilter, StopFilter
+from whoosh.analysis import Filter, RegexTokenizer
 from whoosh.columns import NumericColumn
+from whoosh.lang import stemmer_for_language
 from whoosh.writing import CLEAR
 
 from search.analysis import (
@@ -29,12 +32,14 @@ from search.analysis import (
     STOP_WORDS_BY_LANGUAGE,
     WORD_PATTERN,
     Analyzer,
+    Language,
     fold,
 )
 from search.documents import SearchDocument
 from search.engine import DEFAULT_LOCK_TIMEOUT
 from search.errors import IndexLocked, IndexUnusable
 from search.fields import (
+    ACCENTS,
     FACET_FIELDS,
     GROUP,
     NAME,
@@ -45,7 +50,6 @@ from search.fields import (
     TEXT_FIELDS,
     URN,
     URN_KEY,
-    VOCABULARY,
     IndexedDocument,
     indexed_document,
     prepare_publication,
@@ -55,13 +59,22 @@ from search.locking import WriteLock
 from search.plan import AllNode, AnyNode, Node, PhraseNode, PrefixNode, TermNode, TextPlan
 from search.query import Filters
 from search.searching import IndexedEngine
-from search.whoosh_snapshot import BitFilter, WhooshSnapshot, documents_of
+from search.whoosh_snapshot import (
+    BitFilter,
+    Ranking,
+    WhooshSnapshot,
+    documents_of,
+    first_members,
+)
 
 #: Bump when the schema or the analysis changes: older indexes must then be rebuilt.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Joins the values of multi-valued keyword fields (their terms may hold "\x1f").
 _SEPARATOR = "\x1e"
 _WRITER_MB = 256
+_REBUILD_PROCESSES = max(1, min(4, os.cpu_count() or 1))
+_REBUILD_BATCH = 500
+_WORD_CACHE_SIZE = 100_000
 
 
 class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
@@ -124,7 +137,10 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
     def rebuild(self, documents: Iterable[SearchDocument]) -> int:
         count = 0
         with WriteLock(self.path, self.lock_timeout):
-            writer = self._writer(limitmb=_WRITER_MB)
+            # Batches of documents go to one indexing process per core (whoosh's MpWriter,
+            # once there are more than a batch); each adds its own segment.
+            writer = self._writer(procs=_REBUILD_PROCESSES, multisegment=True,
+                                  batchsize=_REBUILD_BATCH, limitmb=_WRITER_MB)
             try:
                 for document in documents:
                     writer.add_document(**_fields(indexed_document(document)))
@@ -132,8 +148,13 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
             except BaseException:
                 writer.cancel()
                 raise
-            # CLEAR drops every existing segment in the same commit as the new one.
+            # CLEAR drops every existing segment in the same commit as the new ones.
             writer.commit(mergetype=CLEAR)
+        indexed = self._index.doc_count()
+        if indexed != count:
+            # Whoosh drops a sub-process's segment silently if that process dies.
+            raise IndexUnusable(f"the whoosh index in {self.path} holds {indexed} of the "
+                                f"{count} documents given: rebuild it again")
         return count
 
     def _writer(self, **options: Any) -> Any:
@@ -168,10 +189,14 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
         return [token.text for token in self._analyzers[analyzer](text, mode="query")]
 
     def _matching(self, snapshot: WhooshSnapshot, plan: TextPlan | None) -> int:
-        if plan is None:
-            return snapshot.live
+        return snapshot.live if plan is None else self._ranking(snapshot, plan).bits
+
+    def _ranking(self, snapshot: WhooshSnapshot, plan: TextPlan) -> Ranking:
+        # One scored pass over every match gives the total, the facet counts and every
+        # page at once: whoosh would otherwise walk the matches twice (count, then top).
         query = self._query(plan)
-        return snapshot.matches(plan, lambda: snapshot.searcher.docs_for_query(query))
+        return snapshot.ranking(
+            plan, lambda: snapshot.searcher.search(query, limit=None).top_n)
 
     def _top(self, snapshot: WhooshSnapshot, plan: TextPlan | None, filters: Filters,
              offset: int, limit: int) -> tuple[int, list[tuple[int, float]]]:
@@ -183,17 +208,9 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
         if offset >= total:
             return total, []
         if plan is None:
-            order = snapshot.browse_order()
-            if allowed is None:
-                page = order[offset:offset + limit]
-            else:
-                members = BitFilter(selected)
-                page = [d for d in order if d in members][offset:offset + limit]
+            page = first_members(snapshot.browse_order(), allowed, offset, limit)
             return total, [(d, 0.0) for d in page]
-        results = snapshot.searcher.search(
-            self._query(plan), limit=offset + limit,
-            filter=BitFilter(allowed) if allowed is not None else None)
-        return total, [(docnum, float(score)) for score, docnum in results.top_n[offset:]]
+        return total, self._ranking(snapshot, plan).page(allowed, offset, limit)
 
     def _term_counts(self, snapshot: WhooshSnapshot, plan: TextPlan | None,
                      filters: Filters, fields: Sequence[str]) -> dict[str, dict[str, int]]:
@@ -227,31 +244,40 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
     def _group_members(self, snapshot: WhooshSnapshot, plan: TextPlan | None,
                        filters: Filters, group: Hashable,
                        limit: int) -> tuple[int, list[tuple[int, float]]]:
-        query: Any = wq.Term(GROUP, str(group))
-        if plan is not None:
-            query = wq.And([self._query(plan), query])
+        # A group has a handful of documents: test each against the cached matches rather
+        # than running the text query again, restricted to the group.
+        selected = self._matching(snapshot, plan)
         allowed = snapshot.filter_bits(filters)
-        if allowed is not None and not allowed:
-            return 0, []
-        results = snapshot.searcher.search(
-            query, limit=limit, filter=BitFilter(allowed) if allowed is not None else None)
-        return len(results), [(docnum, float(score)) for score, docnum in results.top_n]
+        if allowed is not None:
+            selected &= allowed
+        members = BitFilter(selected)
+        docnums = [d for d in snapshot.reader.postings(GROUP, str(group)).all_ids()
+                   if d in members]
+        if plan is None:
+            return len(docnums), [(d, 0.0) for d in docnums[:limit]]
+        scores = self._ranking(snapshot, plan).score_of()
+        ranked = sorted(((d, scores[d]) for d in docnums), key=lambda pair: -pair[1])
+        return len(docnums), ranked[:limit]
 
     def _is_known(self, snapshot: WhooshSnapshot, folded: str) -> bool:
         return any(snapshot.reader.doc_frequency(field, folded) for field in PLAIN_FIELDS)
 
-    def _vocabulary(self, snapshot: WhooshSnapshot, prefix: str) -> list[tuple[str, int]]:
+    def _terms_with_prefix(self, snapshot: WhooshSnapshot, field: str,
+                           prefix: str) -> list[tuple[str, int]]:
         terms = []
-        for term, info in snapshot.reader.iter_prefix(VOCABULARY, prefix):
+        for term, info in snapshot.reader.iter_prefix(field, prefix):
             text = term.decode("utf-8") if isinstance(term, bytes) else str(term)
             terms.append((text, int(info.doc_frequency())))
         return terms
 
-    def _is_live_term(self, snapshot: WhooshSnapshot, term: str) -> bool:
+    def _is_live_term(self, snapshot: WhooshSnapshot, field: str, term: str) -> bool:
         # Postings skip deleted documents; the frequencies above do not.
-        if not snapshot.reader.has_deletions():
+        reader = snapshot.reader
+        if not reader.doc_frequency(field, term):
+            return False
+        if not reader.has_deletions():
             return True
-        return any(True for _ in snapshot.reader.postings(VOCABULARY, term).all_ids())
+        return any(True for _ in reader.postings(field, term).all_ids())
 
     # -- plans to queries --------------------------------------------------------------
 
@@ -281,27 +307,64 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
         return wq.And([self._node(c) for c in node.children])
 
 
-class _FoldFilter(Filter):  # type: ignore[misc]
-    """Lower-case and fold accents exactly as :func:`search.analysis.fold` does."""
+class _WordFilter(Filter):  # type: ignore[misc]
+    """Fold, drop stop words and over-long tokens, then stem: one step, cached by word.
+
+    Whoosh would chain a Python generator per step; catalogues repeat a small vocabulary,
+    so one dictionary look-up per token replaces three filters (half the indexing time
+    spent in analysis).
+    """
+
+    def __init__(self, language: Language | None) -> None:
+        self.language = language
+        self._cache: dict[str, str] = {}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _WordFilter) and other.language == self.language
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.language))
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Whoosh pickles the schema into every commit: leave the cache out.
+        return {"language": self.language}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["language"])  # type: ignore[misc]
 
     def __call__(self, tokens: Iterator[Any]) -> Iterator[Any]:
+        cache = self._cache
         for token in tokens:
-            token.text = fold(token.text)
-            yield token
+            text = cache.get(token.text)
+            if text is None:
+                if len(cache) >= _WORD_CACHE_SIZE:
+                    cache.clear()
+                text = cache[token.text] = self._analyze(token.text)
+            if text:
+                token.text = text
+                yield token
+
+    def _analyze(self, word: str) -> str:
+        folded = fold(word)
+        if len(folded) > MAX_TOKEN_LENGTH:
+            return ""
+        if self.language is None:
+            return folded
+        if folded in STOP_WORDS_BY_LANGUAGE[self.language]:
+            return ""
+        return str(_stemmer(self.language)(folded))
+
+
+@lru_cache(maxsize=2)
+def _stemmer(language: Language) -> Callable[[str], str]:
+    stem: Callable[[str], str] = stemmer_for_language(language)
+    return stem
 
 
 def _analyzers() -> dict[Analyzer, Any]:
-    def base() -> Any:
-        return (RegexTokenizer(WORD_PATTERN.pattern) | _FoldFilter()
-                | StopFilter(stoplist=(), minsize=1, maxsize=MAX_TOKEN_LENGTH))
-
-    analyzers: dict[Analyzer, Any] = {"plain": base()}
-    for language, stop_words in STOP_WORDS_BY_LANGUAGE.items():
-        analyzers[language] = (base()
-                               | StopFilter(stoplist=stop_words, minsize=1,
-                                            maxsize=MAX_TOKEN_LENGTH)
-                               | StemFilter(lang=language))
-    return analyzers
+    tokenizer = RegexTokenizer(WORD_PATTERN.pattern)
+    return {"plain": tokenizer | _WordFilter(None), "fr": tokenizer | _WordFilter("fr"),
+            "en": tokenizer | _WordFilter("en")}
 
 
 def _schema() -> Any:
@@ -311,14 +374,20 @@ def _schema() -> Any:
         URN: wf.ID(), URN_KEY: wf.ID(), NAME: wf.ID(), PUBLICATION: wf.ID(),
         GROUP: wf.ID(sortable=True),
         SORT: wf.COLUMN(NumericColumn("Q")),
-        VOCABULARY: wf.FieldType(formats.Existence(), separated),
+        ACCENTS: _keywords(separated),
         STORED: wf.STORED(),
     }
     for field, analyzer in TEXT_FIELDS.items():
         spec[field] = wf.TEXT(analyzer=analyzers[analyzer], phrase=analyzer == "plain")
     for field in FACET_FIELDS:
-        spec[field] = wf.FieldType(formats.Existence(), separated)
+        spec[field] = _keywords(separated)
     return wf.Schema(**spec)
+
+
+def _keywords(analyzer: Any) -> Any:
+    # Scorable only so that whoosh writes a (tiny) length column: without one it calls
+    # stat() on the missing column file for every posting it writes.
+    return wf.FieldType(formats.Existence(), analyzer, scorable=True)
 
 
 def _fields(document: IndexedDocument) -> dict[str, Any]:
@@ -335,6 +404,6 @@ def _fields(document: IndexedDocument) -> dict[str, Any]:
     for field, terms in document.facets.items():
         if terms:
             values[field] = _SEPARATOR.join(terms)
-    if document.vocabulary:
-        values[VOCABULARY] = _SEPARATOR.join(document.vocabulary)
+    if document.accents:
+        values[ACCENTS] = _SEPARATOR.join(document.accents)
     return values

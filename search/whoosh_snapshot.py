@@ -3,16 +3,20 @@
 Whoosh iterates postings in Python, so counting facets document by document costs
 hundreds of milliseconds at 200,000 documents. Instead, each reader keeps, per facet
 term, the set of its documents as a Python integer used as a bitset (built once per
-commit), and per recent query the set of matching documents. A facet count is then one
-``&`` and one ``bit_count()`` per facet value, a total is one ``bit_count()``, and a
-filter is an ``|`` of its values' sets: all done in C on 25 kB integers.
+commit), and per recent query its matches, scored once, as a bitset and in rank order.
+A facet count is then one ``&`` and one ``bit_count()`` per facet value, a total is one
+``bit_count()``, a filter is an ``|`` of its values' sets (all done in C on 25 kB
+integers), and another page or another filter on the same text costs no new search.
 """
 
 from __future__ import annotations
 
 import threading
+from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from whoosh.idsets import DocIdSet
@@ -21,7 +25,9 @@ from search.facets import filter_field
 from search.fields import GROUP, SORT
 from search.query import Filters
 
-_MATCH_CACHE_SIZE = 64
+#: Rankings kept per reader: enough for paging and facet clicks on recent queries, at
+#: 12 bytes per match (2.4 MB for a query matching 200,000 documents).
+_RANKING_CACHE_SIZE = 16
 
 
 class WhooshSnapshot:
@@ -35,7 +41,7 @@ class WhooshSnapshot:
         self._lock = threading.Lock()
         self._live: int | None = None
         self._terms: dict[str, dict[str, int]] = {}
-        self._matches: OrderedDict[Hashable, int] = OrderedDict()
+        self._rankings: OrderedDict[Hashable, Ranking] = OrderedDict()
         self._browse_order: list[int] | None = None
         self._groups: list[str] | None = None
 
@@ -69,19 +75,24 @@ class WhooshSnapshot:
             selected = union if selected is None else selected & union
         return selected
 
-    def matches(self, key: Hashable, documents: Callable[[], Iterable[int]]) -> int:
-        """Documents matching the query identified by ``key`` (computed on first use)."""
+    def ranking(self, key: Hashable, scored: Callable[[], Iterable[tuple[float, int]]]
+                ) -> Ranking:
+        """Every match of the query identified by ``key``, best first (computed once)."""
         with self._lock:
-            bits = self._matches.get(key)
-            if bits is not None:
-                self._matches.move_to_end(key)
-                return bits
-        bits = to_bits(documents(), self.size) & self.live
+            ranking = self._rankings.get(key)
+            if ranking is not None:
+                self._rankings.move_to_end(key)
+                return ranking
+        order, scores = array("l"), array("d")
+        for score, docnum in scored():
+            order.append(docnum)
+            scores.append(score)
+        ranking = Ranking(to_bits(order, self.size) & self.live, order, scores)
         with self._lock:
-            self._matches[key] = bits
-            if len(self._matches) > _MATCH_CACHE_SIZE:
-                self._matches.popitem(last=False)
-        return bits
+            self._rankings[key] = ranking
+            if len(self._rankings) > _RANKING_CACHE_SIZE:
+                self._rankings.popitem(last=False)
+        return ranking
 
     def browse_order(self) -> list[int]:
         """Live documents in browse order (by the sort column)."""
@@ -102,6 +113,42 @@ class WhooshSnapshot:
             column = self.reader.column_reader(GROUP)
             self._groups = [_text(column[d]) for d in range(self.size)]
         return self._groups
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """The matches of one query: as a bitset, and in score order (compact arrays)."""
+
+    bits: int
+    order: array[int]
+    scores: array[float]
+    #: Filled on first use by :meth:`score_of` (only grouped searches need it).
+    _scores_by_document: dict[int, float] = field(default_factory=dict)
+
+    def score_of(self) -> dict[int, float]:
+        """``{document: score}`` for every match."""
+        if not self._scores_by_document and self.order:
+            self._scores_by_document.update(zip(self.order, self.scores, strict=True))
+        return self._scores_by_document
+
+    def page(self, allowed: int | None, offset: int, limit: int) -> list[tuple[int, float]]:
+        """The matches ``[offset, offset + limit)`` among those in ``allowed``."""
+        if allowed is None:
+            positions: Iterable[int] = range(offset, min(offset + limit, len(self.order)))
+        else:
+            members = BitFilter(allowed)
+            wanted = (i for i, docnum in enumerate(self.order) if docnum in members)
+            positions = islice(wanted, offset, offset + limit)
+        return [(self.order[i], self.scores[i]) for i in positions]
+
+
+def first_members(order: Sequence[int], allowed: int | None, offset: int,
+                  limit: int) -> list[int]:
+    """Documents ``[offset, offset + limit)`` of ``order`` among those in ``allowed``."""
+    if allowed is None:
+        return list(order[offset:offset + limit])
+    members = BitFilter(allowed)
+    return list(islice((d for d in order if d in members), offset, offset + limit))
 
 
 class BitFilter(DocIdSet):  # type: ignore[misc]

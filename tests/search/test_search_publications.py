@@ -115,3 +115,15 @@ def test_documents_must_have_a_versioned_urn_and_known_values() -> None:
 def test_documents_round_trip_through_json(documents: list[SearchDocument]) -> None:
     for document in documents:
         assert SearchDocument.from_json(document.to_json()) == document
+
+
+def test_a_large_rebuild_keeps_every_document(empty_engine: SearchEngine,
+                                              by_name: dict[str, SearchDocument]) -> None:
+    # More documents than one batch: whoosh then indexes in several processes.
+    template = by_name["BMI_V1"]
+    documents = [replace(template, urn=f"urn:ddi:fr.test:v{i}:1", name=f"VAR_{i}",
+                         group_key=f"urn:ddi:fr.test:q{i % 100}:1") for i in range(1_200)]
+    assert empty_engine.rebuild(documents) == 1_200
+    results = empty_engine.search(SearchQuery("corporelle", group=True))
+    assert results.total == 100
+    assert empty_engine.search(SearchQuery("VAR_1199")).urns() == ["urn:ddi:fr.test:v1199:1"]

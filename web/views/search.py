@@ -152,7 +152,20 @@ class ResultHit:
     document: SearchDocument
     label: str
     url: str
+    #: The label, highlighted when the snippet is the label itself.
+    title: Markup
+    #: Another text that matched (empty when the label is what matched).
     snippet: Markup
+    cohort: str | LangText
+    wave: str | LangText
+
+    @property
+    def wave_is_text(self) -> bool:
+        return isinstance(self.wave, LangText)
+
+    @property
+    def cohort_is_text(self) -> bool:
+        return isinstance(self.cohort, LangText)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +175,16 @@ class ResultEntry:
     best: ResultHit
     members: tuple[ResultHit, ...]
     size: int
+
+    @property
+    def variables(self) -> tuple[ResultHit, ...]:
+        """The group's variables (the question itself left out), in wave order."""
+        return tuple(m for m in self.members if m.document.kind == "variable")
+
+    @property
+    def more(self) -> bool:
+        """True when the group has more members than the ones listed."""
+        return self.size > len(self.members)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,8 +223,18 @@ def hit_url(request: Request, document: SearchDocument, state: CatalogueState) -
 
 
 def _result_hit(request: Request, hit: Hit, lang: str, state: CatalogueState) -> ResultHit:
-    return ResultHit(hit.document, hit.label(lang), hit_url(request, hit.document, state),
-                     _safe_snippet(hit.snippet))
+    document = hit.document
+    label = hit.label(lang)
+    snippet = _safe_snippet(hit.snippet)
+    title = Markup.escape(label)
+    if snippet and Markup(snippet).striptags() == Markup.escape(label).striptags():
+        title, snippet = snippet, Markup("")
+    cohort = state.cohort(document.cohort) if document.cohort else None
+    wave_title = state.wave_title(document.wave_urn) if document.wave_urn else None
+    return ResultHit(document, label, hit_url(request, document, state), title, snippet,
+                     cohort.study.title if cohort and cohort.study.title
+                     else document.cohort_label,
+                     wave_title or document.wave)
 
 
 def facet_label(request: Request, facet: str, value: str, fallback: str,

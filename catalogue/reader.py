@@ -173,14 +173,14 @@ class DocumentReader:
         self._in_grid = element.tag.endswith("}QuestionGrid")
         if self.mode == "facts":
             self._identity_cache.pop(element, None)
-            if element.getparent() is None:
+            if self._is_ddi_root(element):
                 self._root_title(element)
             self._facts_only(element)
             _detach(element)
             return
         scan = self.scan(element)
         self._identity_cache.pop(element, None)
-        is_root = element.getparent() is None
+        is_root = self._is_ddi_root(element)
         versionable = element.tag in self.schema.versionable
         if scan.identity is None:
             if versionable and self.checker is not None:
@@ -208,6 +208,13 @@ class DocumentReader:
         self.summary.item_count += 1
         yield ReadItem(item, xml)
         _detach(element)
+
+    def _is_ddi_root(self, element: etree._Element) -> bool:
+        """The outermost DDI-L element: the document root, or the DDI element inside an
+        envelope (OAI-PMH), which names and titles the publication just the same."""
+        if element.getparent() is None:
+            return True
+        return self.info.envelope is not None and element.tag == self.info.ddi_root
 
     def scan(self, element: etree._Element) -> Scan:
         """One pass over the ``r:ID``/``r:URN`` markers below ``element``."""

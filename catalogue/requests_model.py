@@ -15,13 +15,15 @@ whatever renders it).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from catalogue.casd import CasdInputs
 from catalogue.errors import BadRequest, CatalogueError, PayloadTooLarge
+from catalogue.model import Identity
+from catalogue.store.requests import ProjectRow, RequestRow, RequestVariableRow
 
 
 class RequestState(StrEnum):
@@ -355,3 +357,23 @@ def parse_action(value: str) -> Action:
     except ValueError:
         known = ", ".join(a.value for a in Action)
         raise BadRequest(f"unknown action {value!r}: use one of {known}") from None
+
+
+def requested_variables(rows: Sequence[RequestVariableRow]) -> tuple[RequestedVariable, ...]:
+    return tuple(RequestedVariable(Identity(r.agency, r.item_id, r.version).urn,
+                                   r.justification) for r in rows)
+
+
+def request_from_rows(row: RequestRow, variables: Sequence[RequestVariableRow],
+                      project: ProjectRow) -> AccessRequest:
+    """An access request from its stored rows: the project's draft while a draft, the
+    request's own copy of the project once submitted."""
+    state = RequestState(row.state)
+    copy = row.content.get("project")
+    fields = ProjectFields.from_json(copy if copy is not None else project.content)
+    return AccessRequest(
+        id=row.id, project_id=row.project_id, cohort=row.cohort, applicant_id=row.owner_id,
+        state=state, revision=row.revision, project=fields,
+        section=section_from_content(row.content, requested_variables(variables)),
+        created_at=row.created_at, updated_at=row.updated_at, submitted_at=row.submitted_at,
+        decided_at=row.decided_at)

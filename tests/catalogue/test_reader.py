@@ -1,0 +1,171 @@
+"""``DocumentReader`` turns DDI-L into the model: every field checked on a small document
+written here, the XML of each item kept, facts-only reading, and bounded memory."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from lxml import etree
+
+from catalogue.model import AnyItem, Identity, Reference
+from catalogue.reader import DocumentReader, ReadItem
+from ddi_schemas.inspect import inspect_document
+from ddi_schemas.profile import ProfileChecker
+from ddi_schemas.registry import load_schema
+
+if TYPE_CHECKING:
+    from conftest import SmallDDI
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def read(path: Path, schema_dir: Path, **options: object) -> list[ReadItem]:
+    info = inspect_document(path)
+    reader = DocumentReader(info, load_schema(info.ddi_version, schema_dir),
+                            **options)  # type: ignore[arg-type]
+    return list(reader)
+
+
+def by_id(reads: list[ReadItem]) -> dict[str, AnyItem]:
+    return {r.item.identity.id: r.item for r in reads}
+
+
+@pytest.fixture
+def smoking(ddi: SmallDDI) -> Path:
+    return ddi.write(
+        "smoking.xml",
+        ddi.scheme("d:QuestionScheme", "qs", ddi.question(
+            "q-smoke", {"fr": "Fumez-vous actuellement ?", "en": "Do you currently smoke?"})),
+        ddi.scheme("l:CategoryScheme", "cs",
+                   ddi.category("yes", {"fr": "Oui", "en": "Yes"}),
+                   ddi.category("no", {"fr": "Non", "en": "No"})),
+        ddi.scheme("l:CodeListScheme", "cls",
+                   ddi.code_list("yes-no", [("1", "yes"), ("2", "no")])),
+        ddi.scheme("l:VariableScheme", "vs",
+                   ddi.variable("smoker", "FUMEUR", {"fr": "Fumeur actuel", "en": "Current smoker"},
+                                question=("q-smoke", "1"), code_list=("yes-no", "1"))),
+        id_="smoking")
+
+
+def test_a_variable_is_read_with_everything_it_says(smoking: Path, schema_dir: Path) -> None:
+    items = by_id(read(smoking, schema_dir))
+
+    variable = items["smoker"]
+    assert variable.kind == "Variable"
+    assert variable.identity == Identity("fr.test", "smoker", "1")
+    assert variable.name == "FUMEUR"
+    assert variable.label.values == (("fr", "Fumeur actuel"), ("en", "Current smoker"))
+    assert variable.refs("question") == (
+        Reference("fr.test", "q-smoke", "1", "question", "QuestionItem"),)
+    assert variable.representation.kind == "code"  # type: ignore[union-attr]
+    assert variable.representation.code_list == Reference(  # type: ignore[union-attr]
+        "fr.test", "yes-no", "1", "code_list", "CodeList")
+    assert variable.parent == Identity("fr.test", "vs", "1")
+    line = next(n for n, text in enumerate(smoking.read_text().splitlines(), 1)
+                if text.startswith("<l:Variable>"))
+    assert variable.location is not None and variable.location.line == line
+
+
+def test_questions_code_lists_and_categories(smoking: Path, schema_dir: Path) -> None:
+    items = by_id(read(smoking, schema_dir))
+
+    question = items["q-smoke"]
+    assert question.kind == "Question" and question.name == "q-smoke"
+    assert question.text.values == (  # type: ignore[union-attr]
+        ("fr", "Fumez-vous actuellement ?"), ("en", "Do you currently smoke?"))
+    assert question.response_kind == "text"  # type: ignore[union-attr]
+
+    code_list = items["yes-no"]
+    codes = code_list.codes  # type: ignore[union-attr]
+    assert [(c.value, [r.id for r in c.refs("category")]) for c in codes] == [
+        ("1", ["yes"]), ("2", ["no"])]
+    # codes are items of their own too, inside their code list
+    assert items["yes-no-1"].kind == "Code"
+    assert items["yes-no-1"].parent == code_list.identity
+    assert items["no"].label.get("en") == "No"
+
+
+def test_nested_identifiables_are_not_versionable(smoking: Path, schema_dir: Path) -> None:
+    reads = {r.item.identity.id: r for r in read(smoking, schema_dir)}
+    assert reads["yes-no-1"].versionable is False
+    assert reads["yes-no"].versionable is True
+    assert reads["smoker"].versionable is True
+
+
+def test_each_item_keeps_its_xml_without_the_items_inside_it(smoking: Path,
+                                                              schema_dir: Path) -> None:
+    reads = {r.item.identity.id: r for r in read(smoking, schema_dir, keep_xml=True)}
+
+    variable_xml = reads["smoker"].xml
+    assert variable_xml is not None
+    variable = etree.fromstring(variable_xml)
+    assert etree.QName(variable).localname == "Variable"
+    assert variable.findtext("{*}VariableName/{*}String") == "FUMEUR"
+
+    scheme_xml = reads["vs"].xml
+    assert scheme_xml is not None
+    scheme = etree.fromstring(scheme_xml)
+    assert scheme.findtext("{*}ID") == "vs"
+    assert scheme.find("{*}Variable") is None  # published as an item of its own
+    assert read(smoking, schema_dir)[0].xml is None  # only kept when asked for
+
+
+def test_facts_mode_checks_without_building_items(ddi: SmallDDI, schema_dir: Path) -> None:
+    path = ddi.write("dangling.xml", ddi.scheme(
+        "l:VariableScheme", "vs",
+        ddi.variable("v1", "", {}, question=("missing", "1"))))
+    info = inspect_document(path)
+    checker = ProfileChecker()
+    reader = DocumentReader(info, load_schema("3.3", schema_dir), checker, mode="facts")
+
+    assert list(reader) == []
+
+    rules = sorted(f.rule for f in checker.finish())
+    assert rules == ["reference-dangling", "variable-label", "variable-name"]
+
+
+@pytest.mark.slow
+def test_reading_keeps_memory_bounded(tmp_path: Path, schema_dir: Path) -> None:
+    spec = importlib.util.spec_from_file_location("bench_ingest", REPO / "bench" / "ingest.py")
+    assert spec is not None and spec.loader is not None
+    ingest = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = ingest
+    spec.loader.exec_module(ingest)
+    path = tmp_path / "large.xml"
+    size = ingest.write_publication(path, 8_000)
+    script = (
+        "import json, resource, sys\nfrom pathlib import Path\n"
+        "from catalogue.reader import DocumentReader\n"
+        "from ddi_schemas.inspect import inspect_document\n"
+        "from ddi_schemas.registry import load_schema\n"
+        "info = inspect_document(Path(sys.argv[1]))\n"
+        "reader = DocumentReader(info, load_schema('3.3', Path(sys.argv[2])), keep_xml=True)\n"
+        "count = sum(1 for _ in reader)\n"
+        "print(json.dumps({'items': count,\n"
+        "  'maxrss_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))\n")
+    tree_script = ("import json, resource, sys\nfrom lxml import etree\n"
+                   "etree.parse(sys.argv[1])\n"
+                   "print(json.dumps({'maxrss_kb': "
+                   "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))\n")
+
+    def run(*args: str) -> dict[str, int]:
+        done = subprocess.run([sys.executable, "-c", *args], capture_output=True, text=True,
+                              check=True, timeout=600)
+        result: dict[str, int] = json.loads(done.stdout)
+        return result
+
+    streamed = run(script, str(path), str(schema_dir))
+    whole_tree = run(tree_script, str(path))
+
+    # 8,000 variables, questions and code lists, 24,000 codes, 2,400 categories, and the
+    # instance, its resource package and four schemes
+    assert streamed["items"] == 8_000 * 3 + 24_000 + 2_400 + 6
+    assert size > 20_000_000
+    assert streamed["maxrss_kb"] < 100 * 1024
+    assert streamed["maxrss_kb"] < whole_tree["maxrss_kb"] / 2

@@ -100,6 +100,8 @@ class Client:
         self.settings = settings
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        """One GET; cookies are only those given (nothing is kept between requests)."""
+        self._client.cookies.clear()
         response: httpx.Response = self._portal.call(partial(self._client.get, url, **kwargs))
         return response
 

@@ -32,6 +32,7 @@ from catalogue.store import Store
 from catalogue.validation import open_file, read_file
 from ddi_schemas.profile import LazyPath, ProfileChecker
 
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     admin = sub.add_parser("admin", help="people, roles, cohorts and the audit trail",
                            description="Manage accounts, roles, the cohort registry and "

@@ -86,7 +86,8 @@ def send(settings: Settings, mail: Mail) -> Path | None:
     message["Subject"] = mail.subject
     message["Date"] = format_datetime(utc_now())
     message["Message-ID"] = make_msgid(domain="cohort-catalogue")
-    message.set_content(mail.body)
+    # 8bit: lines stay whole, so the link in an outbox file can be copied as it is
+    message.set_content(mail.body, cte="8bit")
     if settings.smtp_url:
         _send_smtp(settings.smtp_url, message)
         log.info("mail sent to %s: %s", mail.to, mail.subject)

@@ -32,6 +32,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from catalogue.settings import Settings
+from web.auth import AuthMiddleware
 from web.errors import EXCEPTION_HANDLERS
 from web.i18n import LanguageMiddleware, Translator, load_translations
 from web.resources import open_resources
@@ -50,6 +51,8 @@ VIEW_MODULES: tuple[str, ...] = (
     "web.views.concepts",
     "web.views.search",
     "web.views.api",
+    "web.views.accounts",
+    "web.views.accounts_admin",
 )
 
 
@@ -63,6 +66,7 @@ def middleware(settings: Settings) -> list[Middleware]:
         Middleware(SecurityHeadersMiddleware),
         Middleware(GZipMiddleware, minimum_size=2048),
         Middleware(LanguageMiddleware),
+        Middleware(AuthMiddleware, settings=settings),
     ]
 
 

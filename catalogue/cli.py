@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "catalogue.commands",
     "catalogue.commands_import",
     "catalogue.accounts_cli",
+    "web.cli",
 )
 
 Handler = Callable[[argparse.Namespace, Settings], int]

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import os
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from search.query import SearchQuery
 from web.openapi import openapi
 from web.resources import resources
 
@@ -19,9 +22,12 @@ async def openapi_json(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
-    state = resources(request).catalogue.state
-    return JSONResponse({"ok": True, "publications": len(state.publications),
-                         "cohorts": [c.slug for c in state.cohorts]})
+    """Which process answered and what it serves (the multi-worker test reads it)."""
+    res = resources(request)
+    state = res.catalogue.state
+    documents = res.search(SearchQuery(page_size=1, facets=(), highlight=False)).total
+    return JSONResponse({"ok": True, "pid": os.getpid(), "publications": len(state.publications),
+                         "cohorts": [c.slug for c in state.cohorts], "documents": documents})
 
 
 def routes() -> list[BaseRoute]:

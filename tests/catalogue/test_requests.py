@@ -18,7 +18,7 @@ from catalogue.accounts_model import Role, User, iso, utc_now
 from catalogue.basket import BasketKey, add_variables, basket_entries
 from catalogue.browse import Catalogue
 from catalogue.casd import CasdInputs
-from catalogue.errors import BadRequest, Forbidden, Unauthorized
+from catalogue.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from catalogue.publishing import publish_paths
 from catalogue.requests import (
     add_to_draft,
@@ -384,3 +384,51 @@ def test_only_the_applicant_reads_and_edits_a_draft(catalogue: Catalogue, applic
     with pytest.raises(Forbidden, match="disabled"):
         get_request(catalogue, disabled, request_id)
     assert get_project(catalogue, applicant, draft.id).fields == ProjectFields()
+
+
+def test_an_operation_failing_midway_leaves_nothing_behind(
+        catalogue: Catalogue, applicant: User, draft: Project,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    request_id = request_of(draft, "constances")
+    before = get_request(catalogue, applicant, request_id)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    # the section's text is written first, then its variables: the second write fails
+    with monkeypatch.context() as patch:
+        patch.setattr(catalogue.store, "replace_request_variables", broken)
+        with pytest.raises(RuntimeError):
+            save_section(catalogue, applicant, request_id, replace(
+                before.section, charter_accepted=True,
+                group_justifications=((WAVE_S1, "new text"),)))
+    assert get_request(catalogue, applicant, request_id) == before
+
+    # submitting writes both cohorts' requests: the second one fails
+    save_project(catalogue, applicant, draft.id, COMPLETE)
+    complete_sections(catalogue, applicant, draft)
+    calls: list[int] = []
+
+    def fails_second_time(conn: object, **kwargs: object) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("connection lost")
+        original(conn, **kwargs)
+
+    original = catalogue.store.insert_revision
+    monkeypatch.setattr(catalogue.store, "insert_revision", fails_second_time)
+    with pytest.raises(RuntimeError):
+        submit_project(catalogue, applicant, draft.id, today=TODAY)
+    project = get_project(catalogue, applicant, draft.id)
+    assert project.is_draft
+    assert [(r.state, r.revision) for r in project.requests] == [
+        (RequestState.DRAFT, 0), (RequestState.DRAFT, 0)]
+    assert all(history(catalogue, applicant, r.id) == () for r in project.requests)
+    assert catalogue.store.revision_rows(project.requests[0].id) == []
+
+
+def test_unknown_ids_are_not_found(catalogue: Catalogue, applicant: User) -> None:
+    with pytest.raises(NotFound):
+        get_request(catalogue, applicant, 424242)
+    with pytest.raises(NotFound):
+        get_project(catalogue, applicant, 424242)

@@ -50,6 +50,7 @@ from catalogue.requests_workflow import (
     add_comment,
     allowed_actions,
     can_edit,
+    can_read,
     comments,
     history,
     submit_project,
@@ -485,3 +486,16 @@ def test_a_request_keeps_the_version_selected_and_shows_the_newer_one(
     assert lines[HEALTH_S1].drift is not None
     assert lines[HEALTH_S1].drift.latest_version == "2"
     assert lines[KINE_SNDS].drift is None
+
+
+def test_the_accounts_permission_checks_agree_with_these(catalogue: Catalogue,
+                                                          scene: Scene) -> None:
+    roles = pytest.importorskip("catalogue.accounts_roles")
+    r = scene.reviewer
+    transition(catalogue, r, scene.constances, Action.START_REVIEW)
+    transition(catalogue, r, scene.constances, Action.REQUEST_CHANGES, "More detail.")
+    for request_id in (scene.constances, scene.elfe):
+        request = get_request(catalogue, scene.applicant, request_id)
+        for user in (scene.applicant, r, scene.elsewhere, scene.stranger, None):
+            assert roles.can_read_request(user, request) == can_read(user, request)
+            assert roles.can_edit_request(user, request) == can_edit(user, request)

@@ -6,6 +6,9 @@
   var region = document.getElementById("search-results");
   if (!region || !window.fetch || !window.history || !window.DOMParser) { return; }
 
+  // What the results region shows now: a change of #fragment alone loads nothing.
+  var shown = window.location.pathname + window.location.search;
+
   function load(url, push) {
     region.setAttribute("aria-busy", "true");
     return fetch(url, { headers: { "Accept": "text/html" }, credentials: "same-origin" })
@@ -23,6 +26,7 @@
         var mine = document.getElementById("q");
         if (q && mine) { mine.value = q.value; }
         if (push) { history.pushState({ search: true }, "", url); }
+        shown = window.location.pathname + window.location.search;
         var summary = document.getElementById("results-title");
         if (summary) { summary.setAttribute("tabindex", "-1"); summary.focus(); }
       })
@@ -38,5 +42,8 @@
     load(link.href, true);
   });
 
-  window.addEventListener("popstate", function () { load(window.location.href, false); });
+  window.addEventListener("popstate", function () {
+    if (window.location.pathname + window.location.search === shown) { return; }
+    load(window.location.href, false);
+  });
 })();

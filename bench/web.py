@@ -1,0 +1,420 @@
+"""Drive ``catalogue serve`` with the four cohorts plus a large synthetic cohort.
+
+    .venv/bin/python bench/web.py                          # 200,000 variables, 30 s, 50 conn.
+    .venv/bin/python bench/web.py --variables 20000 --duration 10   # smaller, shorter
+    .venv/bin/python bench/web.py --data bench/out/web     # keep and reuse the data dir
+
+Steps: publish the bundled cohorts and a generated DDI-L 3.3 cohort (``catalogue
+publish``, as a team would), reusing the data directory when it already holds them;
+start ``catalogue serve --workers N``; then, from a separate process, keep C connections
+busy for D seconds over a mix of pages (search, variable, question, cohort, wave, home; HTML
+and JSON) with a small keep-alive HTTP/1.1 client on asyncio, so that the load generator
+costs little CPU next to the server on the same machine. Prints throughput, p50/p95/p99
+latency and errors per kind of page, and overall.
+
+The synthetic cohort is shaped like a real one: a Group with W waves (StudyUnits with a
+data collection, dated events and questionnaires), questions shared across waves (each
+asked in every wave, so a variable has W-1 twins), code lists with a missing-value
+category, universes, and the shared topics as concepts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+from urllib.parse import quote
+from xml.sax.saxutils import escape
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOGUE = str(Path(sys.executable).with_name("catalogue"))
+AGENCY = "fr.synthetica"
+TOPICS = ("tobacco", "alcohol", "diet", "physical_activity", "sleep", "mental_health",
+          "employment", "socioeconomic_status", "cognition", "environment_housing", "anthropometry",
+          "blood_pressure", "medication", "social_relations", "screens_leisure")
+WORDS = [("tabac", "tobacco"), ("alcool", "alcohol"), ("sommeil", "sleep"),
+         ("poids", "weight"), ("taille", "height"), ("revenu", "income"),
+         ("emploi", "employment"), ("logement", "housing"), ("stress", "stress"),
+         ("douleur", "pain"), ("fatigue", "fatigue"), ("sport", "sport"),
+         ("marche", "walking"), ("fruits", "fruit"), ("légumes", "vegetables"),
+         ("café", "coffee"), ("médicaments", "medicines"), ("asthme", "asthma"),
+         ("diabète", "diabetes"), ("tension", "blood pressure"), ("vision", "eyesight"),
+         ("audition", "hearing"), ("dents", "teeth"), ("bruit", "noise"),
+         ("transport", "commuting"), ("enfants", "children"), ("loisirs", "leisure"),
+         ("solitude", "loneliness"), ("travail de nuit", "night work"),
+         ("écrans", "screens")]
+FRAMES = [("Fréquence : {fr}", "Frequency: {en}"), ("Quantité de {fr}", "Amount of {en}"),
+          ("{fr} au cours des 12 derniers mois", "{en} in the past 12 months"),
+          ("Âge au début : {fr}", "Age at onset: {en}"), ("Gêne liée à : {fr}",
+                                                            "Discomfort from {en}")]
+NS = ('xmlns:ddi="ddi:instance:3_3" xmlns:r="ddi:reusable:3_3" xmlns:g="ddi:group:3_3" '
+      'xmlns:s="ddi:studyunit:3_3" xmlns:d="ddi:datacollection:3_3" '
+      'xmlns:l="ddi:logicalproduct:3_3" xmlns:c="ddi:conceptualcomponent:3_3"')
+CODE_LISTS = 40
+
+
+# -- the synthetic cohort --------------------------------------------------------------------
+
+def _id(id_: str) -> str:
+    return f"<r:Agency>{AGENCY}</r:Agency><r:ID>{id_}</r:ID><r:Version>1</r:Version>"
+
+
+def _ref(element: str, id_: str, type_: str, agency: str = AGENCY) -> str:
+    return (f"<{element}><r:Agency>{agency}</r:Agency><r:ID>{id_}</r:ID><r:Version>1"
+            f"</r:Version><r:TypeOfObject>{type_}</r:TypeOfObject></{element}>")
+
+
+def _label(fr: str, en: str) -> str:
+    return (f'<r:Label><r:Content xml:lang="fr">{escape(fr)}</r:Content>'
+            f'<r:Content xml:lang="en">{escape(en)}</r:Content></r:Label>')
+
+
+def question_texts(q: int) -> tuple[str, str]:
+    fr_word, en_word = WORDS[q % len(WORDS)]
+    fr_frame, en_frame = FRAMES[(q // len(WORDS)) % len(FRAMES)]
+    return (fr_frame.format(fr=fr_word) + f" (item {q})", en_frame.format(en=en_word)
+            + f" (item {q})")
+
+
+def write_synthetic(path: Path, variables: int, waves: int, per_instrument: int = 500) -> None:
+    """A cohort of ``variables`` variables: ``variables // waves`` questions, each asked in
+    every wave, ``per_instrument`` questions per questionnaire."""
+    questions = max(1, variables // waves)
+    with path.open("w", encoding="utf-8") as out:
+        out.write(f"<?xml version='1.0' encoding='UTF-8'?>\n<ddi:DDIInstance {NS}>"
+                  f"{_id('synthetica-publication')}<g:Group>{_id('synthetica')}"
+                  "<r:UserAttributePair><r:AttributeKey>catalogue:participants"
+                  "</r:AttributeKey><r:AttributeValue>150000</r:AttributeValue>"
+                  "</r:UserAttributePair><r:UserAttributePair><r:AttributeKey>catalogue:slug"
+                  "</r:AttributeKey><r:AttributeValue>synthetica</r:AttributeValue>"
+                  "</r:UserAttributePair><r:Citation><r:Title>"
+                  '<r:String xml:lang="fr">Synthetica (cohorte synthétique)</r:String>'
+                  '<r:String xml:lang="en">Synthetica (synthetic cohort)</r:String>'
+                  "</r:Title></r:Citation><r:Abstract>"
+                  '<r:Content xml:lang="en">A generated cohort for benchmarks.</r:Content>'
+                  "</r:Abstract><r:RequiredResourcePackages>"
+                  + _ref("r:ResourcePackageReference", "synthetica-resources",
+                         "ResourcePackage") + "</r:RequiredResourcePackages>\n")
+        for wave in range(1, waves + 1):
+            _write_wave(out, wave, 2000 + wave, questions, per_instrument)
+        out.write("</g:Group>\n<g:ResourcePackage>" + _id("synthetica-resources"))
+        out.write(f"<c:UniverseScheme>{_id('syn-universes')}<c:Universe>{_id('u-ALL')}"
+                  f"{_label('Tous les participants', 'All participants')}</c:Universe>"
+                  "</c:UniverseScheme>\n")
+        out.write(f"<d:QuestionScheme>{_id('syn-questions')}")
+        for q in range(questions):
+            fr, en = question_texts(q)
+            domain = (f"<d:CodeDomain>{_ref('r:CodeListReference', f'cl-{q % CODE_LISTS}', 'CodeList')}"  # noqa: E501
+                      "</d:CodeDomain>" if q % 3 else
+                      "<d:NumericDomain><r:NumericTypeCode>Integer</r:NumericTypeCode>"
+                      "</d:NumericDomain>")
+            out.write(f"<d:QuestionItem>{_id(f'q-{q}')}<d:QuestionItemName><r:String>"
+                      f"Q{q}</r:String></d:QuestionItemName>"
+                      f'<d:QuestionText audienceLanguage="fr"><d:LiteralText><d:Text '
+                      f'xml:lang="fr">{escape(fr)} ?</d:Text></d:LiteralText></d:QuestionText>'
+                      f'<d:QuestionText audienceLanguage="en"><d:LiteralText><d:Text '
+                      f'xml:lang="en">{escape(en)}?</d:Text></d:LiteralText></d:QuestionText>'
+                      f"{domain}"
+                      f"{_ref('r:ConceptReference', TOPICS[q % len(TOPICS)], 'Concept', 'fr.cohortes')}"  # noqa: E501
+                      "</d:QuestionItem>\n")
+        out.write("</d:QuestionScheme>\n")
+        out.write(f"<l:CategoryScheme>{_id('syn-categories')}")
+        for c in range(CODE_LISTS):
+            for value in range(1, 5):
+                out.write(f"<l:Category>{_id(f'cat-{c}-{value}')}"
+                          f"{_label(f'Modalité {value}', f'Category {value}')}</l:Category>")
+            out.write(f'<l:Category isMissing="true">{_id(f"cat-{c}-9")}'
+                      f"{_label('Ne sait pas', 'Do not know')}</l:Category>\n")
+        out.write("</l:CategoryScheme>\n")
+        out.write(f"<l:CodeListScheme>{_id('syn-codelists')}")
+        for c in range(CODE_LISTS):
+            codes = "".join(f"<l:Code>{_id(f'code-{c}-{v}')}"
+                            f"{_ref('r:CategoryReference', f'cat-{c}-{v}', 'Category')}"
+                            f"<r:Value>{v}</r:Value></l:Code>" for v in (1, 2, 3, 4, 9))
+            out.write(f"<l:CodeList>{_id(f'cl-{c}')}{codes}</l:CodeList>\n")
+        out.write("</l:CodeListScheme></g:ResourcePackage></ddi:DDIInstance>\n")
+
+
+def _write_wave(out: TextIO, wave: int, year: int, questions: int, per_instrument: int) -> None:
+    modules = range(0, questions, per_instrument)
+    out.write(f"<s:StudyUnit>{_id(f'su-{wave}')}<r:Citation><r:Title>"
+              f'<r:String xml:lang="fr">Vague {wave} ({year})</r:String>'
+              f'<r:String xml:lang="en">Wave {wave} ({year})</r:String></r:Title></r:Citation>'
+              f"<d:DataCollection>{_id(f'dc-{wave}')}<d:CollectionEvent>{_id(f'ce-{wave}')}"
+              f"<d:DataCollectionDate><r:StartDate>{year}</r:StartDate><r:EndDate>{year}"
+              f"</r:EndDate></d:DataCollectionDate><d:ModeOfCollection>{_id(f'mode-{wave}')}"
+              "<d:TypeOfModeOfCollection>web</d:TypeOfModeOfCollection><r:Description>"
+              '<r:Content xml:lang="fr">Questionnaire en ligne</r:Content>'
+              '<r:Content xml:lang="en">Web questionnaire</r:Content></r:Description>'
+              "</d:ModeOfCollection>"
+              + "".join(_ref("d:InstrumentReference", f"inst-{wave}-{m}", "Instrument")
+                        for m in modules)
+              + f"</d:CollectionEvent><d:ControlConstructScheme>{_id(f'ccs-{wave}')}")
+    for m in modules:
+        refs = "".join(_ref("d:ControlConstructReference", f"qc-{wave}-{q}",
+                            "QuestionConstruct")
+                       for q in range(m, min(m + per_instrument, questions)))
+        out.write(f"<d:Sequence>{_id(f'seq-{wave}-{m}')}{refs}</d:Sequence>\n")
+    for q in range(questions):
+        out.write(f"<d:QuestionConstruct>{_id(f'qc-{wave}-{q}')}"
+                  f"{_ref('r:QuestionReference', f'q-{q}', 'QuestionItem')}"
+                  "</d:QuestionConstruct>")
+    out.write(f"</d:ControlConstructScheme><d:InstrumentScheme>{_id(f'is-{wave}')}")
+    for m in modules:
+        out.write(f"<d:Instrument>{_id(f'inst-{wave}-{m}')}<d:InstrumentName><r:String>"
+                  f"M{m // per_instrument + 1}</r:String></d:InstrumentName>"
+                  f"{_label(f'Module {m // per_instrument + 1}', f'Module {m // per_instrument + 1}')}"  # noqa: E501
+                  f"{_ref('d:ControlConstructReference', f'seq-{wave}-{m}', 'Sequence')}"
+                  "</d:Instrument>")
+    out.write(f"</d:InstrumentScheme></d:DataCollection><l:LogicalProduct>{_id(f'lp-{wave}')}"
+              f"<l:VariableScheme>{_id(f'vs-{wave}')}\n")
+    for q in range(questions):
+        fr, en = question_texts(q)
+        access = "casd" if q % 10 == 0 else "open"
+        representation = (
+            f"<r:CodeRepresentation>{_ref('r:CodeListReference', f'cl-{q % CODE_LISTS}', 'CodeList')}"  # noqa: E501
+            "</r:CodeRepresentation>" if q % 3 else
+            '<r:NumericRepresentation missingValue="999"><r:NumericTypeCode>Integer'
+            "</r:NumericTypeCode></r:NumericRepresentation>")
+        out.write(f"<l:Variable>{_id(f'v-{wave}-{q}')}<r:UserAttributePair><r:AttributeKey>"
+                  f"catalogue:access</r:AttributeKey><r:AttributeValue>{access}"
+                  "</r:AttributeValue></r:UserAttributePair><l:VariableName><r:String>"
+                  f"V{q}_W{wave}</r:String></l:VariableName>{_label(fr, en)}"
+                  f"{_ref('r:UniverseReference', 'u-ALL', 'Universe')}"
+                  f"{_ref('r:QuestionReference', f'q-{q}', 'QuestionItem')}"
+                  f"<l:VariableRepresentation>{representation}</l:VariableRepresentation>"
+                  "</l:Variable>\n")
+    out.write("</l:VariableScheme></l:LogicalProduct></s:StudyUnit>\n")
+
+
+# -- preparing and serving --------------------------------------------------------------------
+
+def environment(data: Path, schemas: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CATALOGUE_")}
+    env.update(CATALOGUE_DATA_DIR=str(data), CATALOGUE_DDI_SCHEMAS=str(schemas),
+               CATALOGUE_LOG_LEVEL="WARNING")
+    return env
+
+
+def prepare(data: Path, schemas: Path, variables: int, waves: int) -> None:
+    marker = data / f"bench-{variables}-{waves}.done"
+    if marker.exists():
+        print(f"reusing {data} ({variables:,} synthetic variables)")
+        return
+    if data.exists():
+        shutil.rmtree(data)
+    data.mkdir(parents=True)
+    env = environment(data, schemas)
+    started = time.monotonic()
+    subprocess.run([CATALOGUE, "publish", "--bundled"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    path = data / "synthetica.xml"
+    write_synthetic(path, variables, waves)
+    print(f"generated {path.stat().st_size / 1e6:.0f} MB of DDI-L; publishing...", flush=True)
+    subprocess.run([CATALOGUE, "publish", str(path)], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    path.unlink()
+    marker.touch()
+    print(f"published in {time.monotonic() - started:.0f} s")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit("catalogue serve stopped before it was ready")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n")
+                if sock.recv(64).startswith(b"HTTP/1.1 200"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit("catalogue serve was not ready in time")
+
+
+# -- the load ---------------------------------------------------------------------------------
+
+def url_mix(variables: int, waves: int, seed: int = 7) -> Iterator[tuple[str, str]]:
+    """(kind, path) forever: what a crowd of researchers would ask for."""
+    rng = random.Random(seed)
+    questions = max(1, variables // waves)
+    bundled = ["urn:ddi:fr.gazel:var-Q1993-TABAC_STATUT_93",
+               "urn:ddi:fr.constances:var-INC-EX_IMC_INC",
+               "urn:ddi:fr.elfe:var-MAT-MAT_AGE_MERE_MAT"]
+    cohorts = ["constances", "gazel", "elfe", "epipage2", "synthetica"]
+    terms = [w for pair in WORDS for w in pair] + ["tabac", "tobacco", "sommeil", "imc"]
+    while True:
+        roll = rng.random()
+        q, wave = rng.randrange(questions), rng.randint(1, waves)
+        variable = (f"urn:ddi:{AGENCY}:v-{wave}-{q}" if rng.random() < 0.8
+                    else rng.choice(bundled))
+        term = quote(rng.choice(terms))
+        if roll < 0.20:
+            facet = f"&cohort={rng.choice(cohorts)}" if rng.random() < 0.5 else ""
+            yield "search", f"/search?q={term}{facet}"
+        elif roll < 0.30:
+            yield "search.json", f"/search.json?q={term}&page={rng.randint(1, 3)}"
+        elif roll < 0.55:
+            yield "variable", f"/variables/{variable}"
+        elif roll < 0.70:
+            yield "variable.json", f"/variables/{variable}.json"
+        elif roll < 0.78:
+            yield "question", f"/questions/urn:ddi:{AGENCY}:q-{q}"
+        elif roll < 0.86:
+            yield "cohort", f"/cohorts/{rng.choice(cohorts)}"
+        elif roll < 0.90:
+            yield "cohort.json", f"/cohorts/{rng.choice(cohorts)}.json"
+        elif roll < 0.95:
+            yield "wave", f"/waves/urn:ddi:{AGENCY}:su-{wave}"
+        else:
+            yield "home", "/"
+
+
+async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                   path: str) -> int:
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\nAccept-Language: fr\r\n\r\n"
+                 .encode("ascii"))
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def _worker(port: int, urls: Iterator[tuple[str, str]], until: float,
+                  samples: dict[str, list[float]], errors: dict[str, int]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    while time.monotonic() < until:
+        kind, path = next(urls)
+        started = time.perf_counter()
+        try:
+            status = await _request(reader, writer, path)
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            errors[kind] += 1
+            writer.close()
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            continue
+        elapsed = time.perf_counter() - started
+        if status != 200:
+            errors[kind] += 1
+        samples[kind].append(elapsed)
+    writer.close()
+
+
+async def drive(port: int, connections: int, duration: float, variables: int,
+                waves: int) -> dict[str, object]:
+    urls = url_mix(variables, waves)
+    samples: dict[str, list[float]] = defaultdict(list)
+    errors: dict[str, int] = defaultdict(int)
+    # Warm up each worker's caches of the structure (not measured).
+    warm_until = time.monotonic() + min(5.0, duration / 3)
+    await asyncio.gather(*(_worker(port, urls, warm_until, defaultdict(list),
+                                   defaultdict(int)) for _ in range(4)))
+    started = time.monotonic()
+    await asyncio.gather(*(_worker(port, urls, started + duration, samples, errors)
+                           for _ in range(connections)))
+    elapsed = time.monotonic() - started
+    return {"elapsed": elapsed, "samples": dict(samples), "errors": dict(errors)}
+
+
+def report(result: dict[str, object], connections: int) -> None:
+    elapsed = float(result["elapsed"])  # type: ignore[arg-type]
+    samples: dict[str, list[float]] = result["samples"]  # type: ignore[assignment]
+    errors: dict[str, int] = result["errors"]  # type: ignore[assignment]
+    print(f"\n{connections} connections for {elapsed:.1f} s")
+    print(f"{'kind':<14}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
+          f"{'p99 ms':>9}{'errors':>8}")
+    everything: list[float] = []
+    for kind in sorted(samples):
+        values = sorted(samples[kind])
+        everything.extend(values)
+        _row(kind, values, elapsed, errors.get(kind, 0))
+    _row("all", sorted(everything), elapsed, sum(errors.values()))
+    pages = sorted(v for k, vs in samples.items() if not k.endswith(".json") for v in vs)
+    json_ = sorted(v for k, vs in samples.items() if k.endswith(".json") for v in vs)
+    print(f"\npages: p95 {_pct(pages, 95) * 1000:.0f} ms (target < 150); "
+          f"JSON: p95 {_pct(json_, 95) * 1000:.0f} ms (target < 100); "
+          f"errors: {sum(errors.values())} (target 0)")
+
+
+def _pct(values: list[float], pct: float) -> float:
+    if not values:
+        return 0.0
+    return values[min(len(values) - 1, int(len(values) * pct / 100))]
+
+
+def _row(kind: str, values: list[float], elapsed: float, errors: int) -> None:
+    if not values:
+        print(f"{kind:<14}{0:>9}")
+        return
+    print(f"{kind:<14}{len(values):>9}{len(values) / elapsed:>9.1f}"
+          f"{statistics.median(values) * 1000:>9.1f}{_pct(values, 95) * 1000:>9.1f}"
+          f"{_pct(values, 99) * 1000:>9.1f}{errors:>8}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--variables", type=int, default=200_000)
+    parser.add_argument("--waves", type=int, default=20)
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of load")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--data", type=Path, default=ROOT / "bench" / "out" / "web-data")
+    parser.add_argument("--schemas", type=Path, default=Path(os.environ.get(
+        "CATALOGUE_DDI_SCHEMAS", ROOT.parent / "shared" / "ddi-schemas")))
+    parser.add_argument("--drive", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.drive:  # the load generator's own process
+        result = asyncio.run(drive(args.drive, args.connections, args.duration,
+                                   args.variables, args.waves))
+        print(json.dumps(result))
+        return
+    prepare(args.data, args.schemas, args.variables, args.waves)
+    port = free_port()
+    server = subprocess.Popen(
+        [CATALOGUE, "serve", "--port", str(port), "--workers", str(args.workers)],
+        env=environment(args.data, args.schemas))
+    try:
+        started = time.monotonic()
+        wait_ready(port, server)
+        print(f"serving with {args.workers} workers (ready in "
+              f"{time.monotonic() - started:.1f} s); driving from another process...",
+              flush=True)
+        driver = subprocess.run(
+            [sys.executable, __file__, "--drive", str(port), "--connections",
+             str(args.connections), "--duration", str(args.duration), "--variables",
+             str(args.variables), "--waves", str(args.waves)],
+            check=True, capture_output=True, text=True)
+        report(json.loads(driver.stdout), args.connections)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

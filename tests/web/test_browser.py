@@ -16,14 +16,16 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
-from conftest import Published
+from conftest import Published, publish
 
 from catalogue.settings import Settings
+from cohorts import bundled_files
 from web.app import create_app
 
 pytestmark = pytest.mark.browser
@@ -74,13 +76,12 @@ def axe_source() -> str:
     return AXE.read_text(encoding="utf-8")
 
 
-@pytest.fixture(scope="module")
-def server(published: Published, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextmanager
+def serving(data: Path, schema_dir: Path) -> Iterator[str]:
+    """uvicorn in a thread over ``data``; yields the base URL."""
     import uvicorn
 
-    data = tmp_path_factory.mktemp("browser") / "data"
-    shutil.copytree(published.data_dir, data)
-    app = create_app(Settings(data_dir=data, ddi_schemas=published.schema_dir))
+    app = create_app(Settings(data_dir=data, ddi_schemas=schema_dir))
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -93,9 +94,30 @@ def server(published: Published, tmp_path_factory: pytest.TempPathFactory) -> It
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the test server did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    uvicorn_server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        uvicorn_server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(published: Published, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The whole sample, injections included."""
+    data = tmp_path_factory.mktemp("browser") / "data"
+    shutil.copytree(published.data_dir, data)
+    with serving(data, published.schema_dir) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def cohorts_server(schema_dir: Path, tmp_path_factory: pytest.TempPathFactory
+                   ) -> Iterator[str]:
+    """The four bundled cohorts alone: what the journey walks and the screenshots show."""
+    data = tmp_path_factory.mktemp("browser-cohorts") / "data"
+    publish(Settings(data_dir=data, ddi_schemas=schema_dir), bundled_files())
+    with serving(data, schema_dir) as url:
+        yield url
 
 
 @pytest.fixture
@@ -131,7 +153,9 @@ def check_accessibility(page: Any, axe_source: str) -> None:
 
 
 @pytest.mark.parametrize("lang", ["en", "fr"])
-def test_researcher_journey(page: Any, server: str, axe_source: str, lang: str) -> None:
+def test_researcher_journey(page: Any, cohorts_server: str, axe_source: str,
+                            lang: str) -> None:
+    server = cohorts_server
     words = {"en": {"search": "Search", "variables": "Variables"},
              "fr": {"search": "Rechercher", "variables": "Variables"}}[lang]
     page.goto(f"{server}/?lang={lang}")

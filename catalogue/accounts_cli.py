@@ -23,14 +23,12 @@ from catalogue.accounts_roles import (
     parse_role,
     register_bundled,
     register_cohort,
-    require_publisher_of_agencies,
+    require_publisher_of_files,
     revoke,
 )
 from catalogue.errors import BadRequest, NotFound
 from catalogue.settings import Settings
 from catalogue.store import Store
-from catalogue.validation import open_file, read_file
-from ddi_schemas.profile import LazyPath, ProfileChecker
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -113,43 +111,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 # -- the publisher check of ``publish --as`` --------------------------------------------------
 
 
-class _AgencyCollector(ProfileChecker):
-    """A profile checker that also remembers the agencies of the items it is told of."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.item_agencies: set[str] = set()
-
-    def identity(self, agency: str, id_: str, version: str, content: int | None, *,
-                 versionable: bool, line: int | None, path: LazyPath) -> None:
-        self.item_agencies.add(agency)
-        super().identity(agency, id_, version, content, versionable=versionable, line=line,
-                         path=path)
-
-
-def agencies_in_files(paths: Sequence[Path], schema_dir: Path | None) -> set[str]:
-    """The agencies of every item the files define (a streaming read, no model built).
-    Unusable files add nothing: publishing refuses them anyway."""
-    agencies: set[str] = set()
-    for path in paths:
-        check = open_file(path, schema_dir)
-        if check.unusable is not None:
-            continue
-        collector = _AgencyCollector()
-        check.checker = collector
-        read_file(check, mode="facts")
-        agencies |= collector.item_agencies
-    return agencies
-
-
 def check_publisher(settings: Settings, store: Store, email: str, paths: Sequence[Path]) -> str:
     """The account's e-mail when it may publish every agency in ``paths``; NotFound for
     an unknown account, Forbidden (and an audit entry) otherwise."""
     user = store.user_by_email(email_key(email))
     if user is None:
         raise NotFound(f"no account for {email}: create it with catalogue admin create-user")
-    require_publisher_of_agencies(store, user, agencies_in_files(paths, settings.ddi_schemas),
-                                  origin=Origin.cli())
+    require_publisher_of_files(store, user, paths, settings.ddi_schemas, origin=Origin.cli())
     return user.email
 
 

@@ -15,7 +15,8 @@ signed in) or Forbidden, with a message saying what is missing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from catalogue.accounts import email_key
@@ -125,6 +126,46 @@ def require_publisher_of_agencies(store: Store, user: User | None, agencies: Ite
                                    origin=origin)
         raise Forbidden(f"Not allowed to publish: {reason}.")
     return cohorts
+
+
+def agencies_in_files(paths: Sequence[Path], schema_dir: Path | None) -> set[str]:
+    """The agencies of every item the DDI-L files define (a streaming read, no model
+    built). Unusable files add nothing: publishing refuses them anyway."""
+    from catalogue.validation import open_file, read_file  # noqa: PLC0415 - lxml, schemas
+    from ddi_schemas.profile import LazyPath, ProfileChecker  # noqa: PLC0415
+
+    class AgencyCollector(ProfileChecker):
+        """A profile checker that also keeps the agencies of the items it is told of."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.item_agencies: set[str] = set()
+
+        def identity(self, agency: str, id_: str, version: str, content: int | None, *,
+                     versionable: bool, line: int | None, path: LazyPath) -> None:
+            self.item_agencies.add(agency)
+            super().identity(agency, id_, version, content, versionable=versionable,
+                             line=line, path=path)
+
+    agencies: set[str] = set()
+    for file in paths:
+        check = open_file(file, schema_dir)
+        if check.unusable is not None:
+            continue
+        collector = AgencyCollector()
+        check.checker = collector
+        read_file(check, mode="facts")
+        agencies |= collector.item_agencies
+    return agencies
+
+
+def require_publisher_of_files(store: Store, user: User | None, paths: Sequence[Path],
+                               schema_dir: Path | None, *, origin: Origin) -> set[str]:
+    """:func:`require_publisher_of_agencies` for the agencies the files define (call it
+    before :func:`catalogue.publishing.publish_paths`, from the CLI or a web upload)."""
+    require_user(user)
+    return require_publisher_of_agencies(store, user, agencies_in_files(paths, schema_dir),
+                                         origin=origin)
 
 
 # -- access requests ------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 from catalogue.accounts import create_user
 from catalogue.accounts_model import AuditFilter, Origin, Role, User
 from catalogue.accounts_roles import (
+    agencies_in_files,
     can_edit_request,
     can_publish,
     can_read_request,
@@ -24,6 +25,7 @@ from catalogue.accounts_roles import (
     require_administrator,
     require_publisher,
     require_publisher_of_agencies,
+    require_publisher_of_files,
     require_read_request,
     require_reviewer,
     revoke,
@@ -246,3 +248,18 @@ def test_cli_admin_commands(cli: CliRunner) -> None:
     assert cohorts[0]["agencies"] == ["org.example.nowhere"]
     text = cli("admin", "audit", "--limit", "3")
     assert text.code == 0 and len(text.out.splitlines()) == 3
+
+
+def test_the_files_a_publisher_may_publish(store: Store, settings: Settings, ddi: SmallDDI,
+                                           schema_dir: Path) -> None:
+    path = constances_file(ddi)
+    assert agencies_in_files([path], schema_dir) == {"fr.constances"}
+    publisher = person(store, settings, "pub@example.org", Role("publisher", "gazel"))
+    with pytest.raises(Forbidden, match="fr.constances"):
+        require_publisher_of_files(store, publisher, [path], schema_dir, origin=HERE)
+    grant(store, actor=None, email="pub@example.org", role=Role("publisher", "constances"),
+          origin=CLI)
+    allowed = store.user_by_email("pub@example.org")
+    assert require_publisher_of_files(store, allowed, [path], schema_dir,
+                                      origin=HERE) == {"constances"}
+    assert store.list_publications() == []  # checking publishes nothing

@@ -79,7 +79,7 @@ def _variable_json(line: SelectedVariable) -> dict[str, Any]:
         "urn": line.urn, "agency": line.agency, "id": line.id, "version": line.version,
         "name": line.name, "label": _lang(line.label), "access": line.access,
         "question": line.question_urn or None, "justification": line.justification,
-        "in_catalogue": line.found,
+        "in_catalogue": line.found, "withdrawn": line.withdrawn,
         "newer_version": None if drift is None else {
             "version": drift.latest_version, "urn": drift.latest_urn,
             "selected_withdrawn": drift.selected_withdrawn,

@@ -68,6 +68,7 @@ WORDS = {
         "urn": "URN (version)", "access": "Access", "justification": "Justification",
         "newer": "A newer version ({version}) exists. Changes: {changes}",
         "gone": "This version is no longer in the catalogue.",
+        "withdrawn": "The cohort has withdrawn the publication of this version.",
         "casd": "CASD secure workspace",
         "casd_required": "This request includes CASD-only (SNDS-linked) variables: they are "
         "only accessible in a CASD secure workspace, which must be contracted with CASD.",
@@ -99,6 +100,7 @@ WORDS = {
         "justification": "Justification",
         "newer": "Une version plus récente ({version}) existe. Changements : {changes}",
         "gone": "Cette version n'est plus dans le catalogue.",
+        "withdrawn": "La cohorte a retiré la publication de cette version.",
         "casd": "Bulle sécurisée du CASD",
         "casd_required": "Cette demande comprend des variables accessibles uniquement au CASD "
         "(issues du SNDS) : elles ne sont accessibles que dans une bulle sécurisée du CASD, "
@@ -337,6 +339,8 @@ def _variables_table(w: _Writer, lines: tuple[SelectedVariable, ...], width: flo
             changes = "; ".join(f"{c.field}: {c.before!r} -> {c.after!r}"
                                 for c in line.drift.changes) or "-"
             note = words["newer"].format(version=line.drift.latest_version, changes=changes)
+        if line.withdrawn:
+            note = f"{words['withdrawn']} {note}".strip()
         if note:
             spans.append(len(rows))
             rows.append([p(note, "small"), p(""), p(""), p(""), p("")])

@@ -72,6 +72,8 @@ class SelectedVariable:
     #: False when the catalogue no longer holds this version (nothing else is known then)
     found: bool = True
     drift: VersionDrift | None = None
+    #: the cohort withdrew the publication of this version (it stays readable by URN)
+    withdrawn: bool = False
 
     @property
     def casd_only(self) -> bool:
@@ -132,21 +134,22 @@ def describe_selection(catalogue: Catalogue, selection: Sequence[Selected]
         (s.agency, s.id, s.version): stored for s in selection
         if (stored := exact.get((s.agency, s.id, s.version))) is not None
         and isinstance(stored.item, Variable)}
-    contexts = contexts_of(catalogue, found.values())
     latest = newest_versions(catalogue, {(s.agency, s.id) for s in selection})
+    newer = {key: newest for key, stored in found.items()
+             if (newest := latest.get(key[:2])) is not None and _is_newer(newest, stored)}
+    contexts = contexts_of(catalogue, [*found.values(), *newer.values()])
     owners = store.agency_owners({s.agency for s in selection})
     lines: list[SelectedVariable] = []
     for selected in selection:
         key = (selected.agency, selected.id, selected.version)
         stored = found.get(key)
         context = contexts.get(stored.pk) if stored is not None else None
-        newest = latest.get((selected.agency, selected.id))
         drift = None
-        if stored is not None and newest is not None and _is_newer(newest, stored):
-            newest_context = contexts_of(catalogue, [newest]).get(newest.pk)
+        newest = newer.get(key)
+        if stored is not None and newest is not None:
             drift = VersionDrift(selected.version, newest.item.identity.version, newest.urn,
-                                 compare_contexts(context, newest_context, stored, newest),
-                                 stored.withdrawn)
+                                 compare_contexts(context, contexts.get(newest.pk), stored,
+                                                  newest), stored.withdrawn)
         fallback = owners.get(selected.agency, selected.agency)
         lines.append(_line(selected, stored, context, drift, fallback))
     return group_by_cohort_and_wave(catalogue, lines)
@@ -174,7 +177,7 @@ def _line(selected: Selected, stored: StoredItem | None, context: VariableContex
         wave_label=(wave.study.title or wave.study.label) if wave else _NO_WAVE_LABEL,
         question_urn=question.urn if question else "",
         question_text=question.text if question else LangText(),
-        justification=selected.justification, drift=drift)
+        justification=selected.justification, drift=drift, withdrawn=stored.withdrawn)
 
 
 def group_by_cohort_and_wave(catalogue: Catalogue, lines: Sequence[SelectedVariable]

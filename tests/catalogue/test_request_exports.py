@@ -155,7 +155,8 @@ def test_the_json_export_has_a_stable_shape(catalogue: Catalogue, submitted: Sub
     assert [w["urn"] for w in requested["waves"]] == [f"{C}:su-S1:1", f"{C}:su-SNDS:1"]
     first = requested["waves"][0]["variables"][0]
     assert set(first) == {"urn", "agency", "id", "version", "name", "label", "access",
-                          "question", "justification", "in_catalogue", "newer_version"}
+                          "question", "justification", "in_catalogue", "withdrawn",
+                          "newer_version"}
     assert (first["urn"], first["version"], first["name"], first["label"]["en"],
             first["justification"], first["newer_version"]) == (
         HEALTH_S1, "1", "SANTE_PERCUE_S1", "Self-rated health", SCRIPT, None)

@@ -499,3 +499,19 @@ def test_the_accounts_permission_checks_agree_with_these(catalogue: Catalogue,
         for user in (scene.applicant, r, scene.elsewhere, scene.stranger, None):
             assert roles.can_read_request(user, request) == can_read(user, request)
             assert roles.can_edit_request(user, request) == can_edit(user, request)
+
+
+def test_a_withdrawn_selection_says_so_and_points_at_the_live_version(
+        drift_scene: tuple[Catalogue, User, int]) -> None:
+    catalogue, user, request_id = drift_scene
+    original = catalogue.store.get_item(HEALTH_S1)
+    assert original is not None
+    catalogue.store.withdraw(original.publication_id, by="admin@example.org",
+                             reason="superseded", at=iso(utc_now()))
+    catalogue.refresh()
+    lines = {v.urn: v for v in view_request(catalogue, user, request_id, TODAY).data.variables}
+    health, kine = lines[HEALTH_S1], lines[KINE_SNDS]
+    assert health.withdrawn and health.drift is not None
+    assert (health.drift.selected_withdrawn, health.drift.latest_version) == (True, "2")
+    # the SNDS variable's version 1 is published again, unchanged, in the newer publication
+    assert not kine.withdrawn and kine.drift is None and kine.found

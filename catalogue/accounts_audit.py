@@ -13,6 +13,8 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from catalogue.accounts_model import AuditEntry, AuditFilter, Origin, User, iso, utc_now
@@ -28,6 +30,7 @@ ACTIONS = (
     "session.invalid_cookie", "csrf.refused", "access.denied",
     "role.granted", "role.revoked", "cohort.registered", "cohort.updated",
     "publication.published", "publication.refused", "publication.withdrawn",
+    "publication.withdrawal_refused",
     "request.transition",
 )
 
@@ -35,6 +38,23 @@ CSV_COLUMNS = ("id", "at", "actor_id", "actor_email", "action", "target", "clien
                "user_agent", "details")
 
 Actor = User | str | None
+
+
+#: The ids of the entries written in the current scope (a web request), when one is open.
+_SCOPE: ContextVar[list[int] | None] = ContextVar("catalogue_audit_scope", default=None)
+
+
+@contextmanager
+def audit_scope(written: list[int] | None = None) -> Iterator[list[int]]:
+    """Collect in ``written`` the ids of the entries written inside the block (and in
+    threads it starts): the web layer writes its generic ``access.denied`` for a 403
+    only when the code that refused wrote nothing more precise."""
+    written = [] if written is None else written
+    token = _SCOPE.set(written)
+    try:
+        yield written
+    finally:
+        _SCOPE.reset(token)
 
 
 def record(store: Store, action: str, *, actor: Actor, target: str = "",
@@ -45,9 +65,13 @@ def record(store: Store, action: str, *, actor: Actor, target: str = "",
     origin = origin or Origin()
     actor_id = actor.id if isinstance(actor, User) else None
     actor_email = actor.email if isinstance(actor, User) else actor
-    return store.add_audit(at=iso(utc_now()), actor_id=actor_id, actor_email=actor_email,
-                           action=action, target=target, client=origin.client,
-                           user_agent=origin.user_agent, details=dict(details or {}))
+    entry_id = store.add_audit(at=iso(utc_now()), actor_id=actor_id, actor_email=actor_email,
+                               action=action, target=target, client=origin.client,
+                               user_agent=origin.user_agent, details=dict(details or {}))
+    written = _SCOPE.get()
+    if written is not None:
+        written.append(entry_id)
+    return entry_id
 
 
 def record_publication(store: Store, *, actor: Actor, publication_ids: Sequence[int],

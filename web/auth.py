@@ -10,7 +10,8 @@ Every POST, PUT, PATCH and DELETE must carry the session's CSRF token, in the
 ``X-CSRF-Token`` header (JSON and scripts) or the ``csrf_token`` form field (put it first
 in the form: for a multipart upload the middleware reads only up to it). The check is
 here, before any view runs; a refusal is a 403 and an audit entry. Any other 403 the app
-answers is audited too (``access.denied``), whichever view raised it.
+answers is audited too (``access.denied``), whichever view raised it, unless the code that
+refused wrote an audit entry of its own during the request.
 
 Views: :func:`current_user` (None when nobody is signed in), :func:`require_user`
 (Unauthorized otherwise), :func:`origin` (for the audit trail), :func:`sign_in`,
@@ -36,7 +37,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from catalogue.accounts_audit import record
+from catalogue.accounts_audit import audit_scope, record
 from catalogue.accounts_model import Origin, Session, User
 from catalogue.accounts_roles import require_user as _require_user
 from catalogue.accounts_sessions import csrf_token as _csrf_token
@@ -242,6 +243,7 @@ class AuthMiddleware:
                      origin=Origin(client, request.headers.get("user-agent", "")[:300]),
                      cookie_value=_cookie(request.headers.get("cookie", "")))
         scope.setdefault("state", {})["auth"] = state
+        written: list[int] = []  # audit entries of this request
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -251,32 +253,34 @@ class AuthMiddleware:
                     headers.append("set-cookie", cookie)
                 if state._session is not None and "cache-control" not in headers:
                     headers["cache-control"] = "private, no-cache"
-                if message["status"] == 403 and not state.audited and state.store is not None:
+                if (message["status"] == 403 and not state.audited and not written
+                        and state.store is not None):
                     record(state.store, "access.denied", actor=state._user,
                            target=f"{request.method} {request.url.path}", origin=state.origin)
             await send(message)
 
+        replay: Receive = receive
         try:
-            if request.method in UNSAFE_METHODS:
-                try:
-                    token, receive = await _submitted_token(request, receive, self.settings)
-                except CatalogueError as exc:
-                    await _refuse(request, exc.status, exc.message, send_with_cookie)
-                    return
-                if not csrf_valid(state.session, token):
-                    if state.store is not None:
-                        record(state.store, "csrf.refused", actor=state.user,
-                               target=f"{request.method} {request.url.path}",
-                               origin=state.origin,
-                               details={"token": "missing" if not token else "wrong",
-                                        "session": state.session is not None})
-                    state.audited = True
-                    await _refuse(request, 403, CSRF_REFUSED, send_with_cookie)
-                    return
-            await self.app(scope, receive, send_with_cookie)
+            with audit_scope(written):
+                if request.method in UNSAFE_METHODS:
+                    try:
+                        token, replay = await _submitted_token(request, receive, self.settings)
+                    except CatalogueError as exc:
+                        await _refuse(request, exc.status, exc.message, send_with_cookie)
+                        return
+                    if not csrf_valid(state.session, token):
+                        if state.store is not None:
+                            record(state.store, "csrf.refused", actor=state.user,
+                                   target=f"{request.method} {request.url.path}",
+                                   origin=state.origin,
+                                   details={"token": "missing" if not token else "wrong",
+                                            "session": state.session is not None})
+                        await _refuse(request, 403, CSRF_REFUSED, send_with_cookie)
+                        return
+                await self.app(scope, replay, send_with_cookie)
         finally:
-            if isinstance(receive, _Replay):
-                receive.close()
+            if isinstance(replay, _Replay):
+                replay.close()
 
 
 async def _refuse(request: Request, status: int, message: str, send: Send) -> None:

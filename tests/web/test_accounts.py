@@ -322,3 +322,16 @@ async def test_administrators_grant_roles_and_read_the_trail(client: httpx.Async
     for field in invalid:
         described = page(bad).xpath(f"//input[@id='{field}']/@aria-describedby")[0]
         assert f"{field}-error" in described.split()
+
+
+async def test_a_refusal_audited_by_its_code_is_not_audited_twice(
+        client: httpx.AsyncClient, store: Store, settings: Settings) -> None:
+    from catalogue.accounts import sign_up  # noqa: PLC0415
+
+    sign_up(store, settings, email="late@example.org", name="Late", affiliation="",
+            password=PASSWORD, lang="en", origin=Origin.cli())
+    refused = await sign_in(client, "late@example.org")  # not confirmed yet
+    assert refused.status_code == 403
+    assert "Confirm your e-mail address first" in text_of(refused, "//div[@class='error-summary']")
+    assert [e.details["reason"] for e in audit(store, "sign_in.failed")] == ["not confirmed"]
+    assert audit(store, "access.denied") == []

@@ -24,7 +24,6 @@ from web.auth import (
     csrf_input,
     csrf_token,
     current_user,
-    mark_audited,
     origin,
     require_user,
     sign_in,
@@ -129,14 +128,12 @@ async def sign_in_page(request: Request) -> Response:
             accounts.authenticate, res.store, res.settings, email=values["email"],
             password=values["password"], origin=origin(request))
     except accounts.SignInThrottled as throttled:
-        mark_audited(request)
         minutes = (throttled.retry_after + 59) // 60
         message = _("Too many failed sign-ins. Try again after %(time)s UTC (in %(minutes)s "
                     "min).", time=throttled.retry_at.strftime("%H:%M"), minutes=minutes)
         return _sign_in_form(request, email=values["email"], errors={"": message},
                              status=429, headers={"Retry-After": str(throttled.retry_after)})
     except CatalogueError as refused:
-        mark_audited(request)
         return _sign_in_form(request, email=values["email"],
                              errors=field_errors(request, refused), status=refused.status)
     sign_in(request, user)

@@ -26,7 +26,7 @@ from web.auth import current_user, origin
 from web.i18n import gettext_for
 from web.resources import resources
 from web.templating import url_for, with_query
-from web.views.accounts import crumbs, field_errors, form_values, render, sign_in_first
+from web.views.accounts import field_errors, form_values, render, sign_in_first
 from web.views.common import Crumb, crumbs_home
 
 PEOPLE_PAGE = 50
@@ -69,7 +69,7 @@ def _people_page(request: Request, *, errors: Mapping[str, str] | None = None,
         "next_url": (with_query(base, [*pairs, ("page", page + 1)])
                      if len(people) > PEOPLE_PAGE else None),
         "errors": errors or {}, "values": values or {},
-        "crumbs": crumbs(request, _("People"))}, status=status)
+        "crumbs": _admin_crumbs(request, Crumb(_("People")))}, status=status)
 
 
 async def admin_people(request: Request) -> Response:

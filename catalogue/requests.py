@@ -29,10 +29,12 @@ from catalogue.casd import CasdEstimate, CasdInputs
 from catalogue.errors import BadRequest, Forbidden
 from catalogue.model import Variable, parse_urn
 from catalogue.requests_model import (
+    LIMITS,
     AccessRequest,
     Action,
     CohortSection,
     FieldError,
+    OversizedFields,
     Project,
     ProjectFields,
     RequestComment,
@@ -89,6 +91,9 @@ def default_casd_inputs() -> CasdInputs:
 
 def _resolve(catalogue: Catalogue, urns: Sequence[str]) -> list[Selected]:
     """URNs to Agency + ID + Version (the current version when none is given)."""
+    if len(urns) > LIMITS.variables_per_request:
+        raise OversizedFields(f"at most {LIMITS.variables_per_request} variables at once",
+                              [{"field": "urns", "message": "too many variables"}])
     out: list[Selected] = []
     errors: list[dict[str, str]] = []
     for urn in urns:

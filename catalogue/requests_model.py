@@ -95,6 +95,7 @@ class Limits:
     team_members: int = 100
     variables_per_request: int = 5_000
     basket_variables: int = 5_000
+    casd_options: int = 20
 
 
 LIMITS = Limits()

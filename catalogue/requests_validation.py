@@ -61,6 +61,13 @@ def _section_texts(cohort: str, section: CohortSection
     for wave_urn, text in section.group_justifications:
         yield section_path(cohort, "groups", wave_urn), text, LIMITS.long_text
         yield section_path(cohort, "groups"), wave_urn, LIMITS.short_text
+    if section.casd is not None:
+        casd = section.casd
+        yield section_path(cohort, "casd", "offer"), casd.offer, LIMITS.short_text
+        yield (section_path(cohort, "casd", "configuration"), casd.configuration,
+               LIMITS.short_text)
+        for option in casd.options:
+            yield section_path(cohort, "casd", "options"), option, LIMITS.short_text
 
 
 def check_sizes(project: ProjectFields | None = None,
@@ -79,6 +86,12 @@ def check_sizes(project: ProjectFields | None = None,
             too_many.append(FieldError(section_path(cohort, "variables"),
                                        f"at most {LIMITS.variables_per_request} variables "
                                        "per request"))
+        if len(section.group_justifications) > LIMITS.variables_per_request:
+            too_many.append(FieldError(section_path(cohort, "groups"),
+                                       f"at most {LIMITS.variables_per_request} groups"))
+        if section.casd is not None and len(section.casd.options) > LIMITS.casd_options:
+            too_many.append(FieldError(section_path(cohort, "casd", "options"),
+                                       f"at most {LIMITS.casd_options} options"))
     oversized = too_many + [
         FieldError(path, f"at most {limit} characters (got {len(text)})")
         for path, text, limit in texts if len(text) > limit]

@@ -339,9 +339,16 @@ def test_oversized_fields_are_refused_and_nothing_is_saved(
     with pytest.raises(OversizedFields):
         save_section(catalogue, applicant, request_id, CohortSection(
             variables=(RequestedVariable(HEALTH_S1, "j" * (LIMITS.long_text + 1)),)))
+    with pytest.raises(OversizedFields) as casd_refused:
+        save_section(catalogue, applicant, request_id, replace(before.section, casd=CasdInputs(
+            configuration="c" * (LIMITS.short_text + 1))))
+    assert casd_refused.value.errors[0]["field"] == "requests.constances.casd.configuration"
     with pytest.raises(OversizedFields):
         save_project(catalogue, applicant, draft.id, replace(
             COMPLETE, team=(TeamMember("x"),) * (LIMITS.team_members + 1)))
+    with pytest.raises(OversizedFields):
+        add_to_draft(catalogue, applicant, draft.id,
+                     [HEALTH_S1] * (LIMITS.variables_per_request + 1))
     with pytest.raises(BadRequest, match="control characters"):
         save_project(catalogue, applicant, draft.id, replace(COMPLETE, title="a\x00b"))
     assert get_request(catalogue, applicant, request_id) == before

@@ -9,6 +9,7 @@ import email
 import re
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +17,18 @@ import httpx
 import lxml.html
 import pytest
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 
 from catalogue.accounts import create_user
 from catalogue.accounts_mail import outbox_messages
 from catalogue.accounts_model import AuditFilter, Origin, Role
-from catalogue.accounts_roles import grant, register_bundled
+from catalogue.accounts_roles import grant, register_bundled, require_read_request
 from catalogue.settings import Settings
 from catalogue.store import Store
 from web.app import create_app
-from web.auth import SESSION_COOKIE
+from web.auth import SESSION_COOKIE, current_user
 
 pytestmark = pytest.mark.anyio
 CLIENT = ("192.0.2.10", 50000)
@@ -335,3 +339,42 @@ async def test_a_refusal_audited_by_its_code_is_not_audited_twice(
     assert "Confirm your e-mail address first" in text_of(refused, "//div[@class='error-summary']")
     assert [e.details["reason"] for e in audit(store, "sign_in.failed")] == ["not confirmed"]
     assert audit(store, "access.denied") == []
+
+
+@dataclass(frozen=True)
+class RequestStandIn:
+    """What the permission functions read of an access request (the model of the access
+    requests issue has these attributes; its pages were not written yet)."""
+
+    applicant_id: int
+    cohort: str
+    status: str
+
+
+async def test_others_requests_are_refused_and_audited(settings: Settings,
+                                                       store: Store) -> None:
+    """A view doing what the access request pages do: the permission function decides."""
+    ada = store.user_by_email("ada@example.org")
+    create_user(store, settings, email="other@example.org", name="other", affiliation="",
+                password=PASSWORD, actor=None, origin=Origin.cli())
+    assert ada is not None
+    requests = {1: RequestStandIn(ada.id, "constances", "submitted")}
+
+    async def view(request: Request) -> Response:
+        found = requests[int(request.path_params["request_id"])]
+        require_read_request(current_user(request), found)
+        return PlainTextResponse("the request")
+
+    app = create_app(settings)
+    app.router.routes.insert(0, Route("/test-requests/{request_id}", view))
+    async with app.router.lifespan_context(app):
+        for address, status in (("rev@example.org", 403), ("other@example.org", 403),
+                                ("ada@example.org", 200)):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=CLIENT),
+                                         base_url="http://testserver") as http:
+                await sign_in(http, address)
+                response = await http.get("/test-requests/1")
+                assert response.status_code == status, address
+    denied = audit(store, "access.denied")
+    assert [(e.actor_email, e.target) for e in denied] == [
+        ("other@example.org", "GET /test-requests/1"), ("rev@example.org", "GET /test-requests/1")]

@@ -208,8 +208,7 @@ def submission_problems(catalogue: Catalogue, request: AccessRequest,
                             today or date.today())]
 
 
-def _snapshot(catalogue: Catalogue, request: AccessRequest, fields: ProjectFields,
-              today: date) -> dict[str, Any]:
+def _snapshot(request: AccessRequest, fields: ProjectFields, today: date) -> dict[str, Any]:
     """The request as submitted, kept as a revision."""
     found = casd_estimate(request, today)
     return {"cohort": request.cohort, "project": fields.to_json(),
@@ -272,7 +271,7 @@ def submit_project(catalogue: Catalogue, actor: User | None, project_id: int, *,
                                action=Action.SUBMIT.value, from_state=RequestState.DRAFT.value,
                                to_state=RequestState.SUBMITTED.value, reason="")
             store.insert_revision(conn, request_id=request.id, number=1, at=at,
-                                  content=_snapshot(catalogue, request, project.fields, today))
+                                  content=_snapshot(request, project.fields, today))
         if not store.mark_project_submitted(conn, project_id, at):
             raise Conflict("The application changed while being submitted: try again.")
     for request in project.requests:
@@ -332,7 +331,7 @@ def transition(catalogue: Catalogue, actor: User | None, request_id: int,
                            to_state=spec.target.value, reason=reason)
         if action is Action.RESUBMIT:
             store.insert_revision(conn, request_id=request_id, number=request.revision + 1,
-                                  at=at, content=_snapshot(catalogue, request, request.project,
+                                  at=at, content=_snapshot(request, request.project,
                                                            today or date.today()))
     send_to_audit_trail(catalogue, user, request, action, request.state, spec.target, reason,
                         origin)

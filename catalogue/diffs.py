@@ -146,7 +146,7 @@ class FieldChangeJSON(TypedDict):
 
 
 class ItemChangeJSON(TypedDict):
-    change: str
+    change: ChangeKind
     urn: str
     agency: str
     id: str
@@ -413,7 +413,7 @@ def diff_from_json(data: DiffJSON) -> Diff:
     for entry in data["kinds"]:
         kind = by_section[entry["kind"]]
         lists = {name: tuple(
-            ItemChange(kind, change["change"], change["agency"], change["id"],  # type: ignore[arg-type]
+            ItemChange(kind, change["change"], change["agency"], change["id"],
                        change["version_before"], change["version_after"], change["name"],
                        _lang_text(change["label"]),
                        tuple(FieldChange(f["field"], f["before"], f["after"])

@@ -160,6 +160,24 @@ def index_publications(settings: Settings, store: Store, publication_ids: Iterab
     return written
 
 
+def index_withdrawal(settings: Settings, store: Store, publication_id: int,
+                     engine: SearchEngine | None = None) -> int:
+    """After a withdrawal: the withdrawn publication's documents go, and every other
+    publication holding a version of one of its items is written again (items it
+    superseded are current again). Returns the number of documents written."""
+    own = engine is None
+    engine = engine or open_index(settings)
+    cache = StructureCache(store)
+    written = 0
+    try:
+        for pid in [publication_id, *store.publications_sharing_items(publication_id)]:
+            written += _write(engine, store, cache, pid, settings.search_engine)
+    finally:
+        if own:
+            engine.close()
+    return written
+
+
 def _write(engine: SearchEngine, store: Store, cache: StructureCache, pid: int,
            engine_name: str) -> int:
     current = current_urns(store, pid)

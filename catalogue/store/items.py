@@ -175,6 +175,18 @@ class ItemQueries:
         with self.engine.connect() as conn:
             return sorted(conn.execute(query).scalars())
 
+    def publications_sharing_items(self, publication_id: int) -> list[int]:
+        """Other publications holding a version of an Agency+ID this one holds (whose
+        items become current again, or stop being, when this one is withdrawn)."""
+        other = items.alias("other")
+        query = (select(other.c.publication_id).distinct()
+                 .select_from(items.join(other, and_(
+                     other.c.agency == items.c.agency, other.c.item_id == items.c.item_id,
+                     other.c.publication_id != items.c.publication_id)))
+                 .where(items.c.publication_id == publication_id))
+        with self.engine.connect() as conn:
+            return sorted(conn.execute(query).scalars())
+
     def superseded_by(self, publication_id: int) -> list[str]:
         """URNs of items in other publications that this publication's items supersede
         (same Agency+ID, same or lower version, older publication)."""

@@ -236,6 +236,15 @@ class PublicationQueries:
                     {"engine": engine_name, "publication_id": pid, "indexed_at": _now()}
                     for pid in publication_ids])
 
+    def forget_indexed(self, publication_ids: Sequence[int]) -> None:
+        """These publications are to be indexed again, by every engine (a withdrawal
+        changes what of them is current); :func:`search.indexing.catch_up` does it if
+        the process doing it now dies first."""
+        if publication_ids:
+            with self.engine.begin() as conn:
+                conn.execute(delete(index_state).where(
+                    index_state.c.publication_id.in_(list(publication_ids))))
+
     def unindexed_publications(self, engine_name: str) -> list[int]:
         query = (select(publications.c.id)
                  .where(publications.c.complete.is_(True),

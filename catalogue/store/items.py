@@ -98,8 +98,8 @@ class ItemQueries:
     def resolve_many(self, refs: Iterable[Reference]) -> dict[tuple[str, str, str | None],
                                                              StoredItem]:
         """Resolve several references at once (same rules as :meth:`resolve`)."""
+        refs = list(refs)  # may be a generator: it is read twice below
         wanted = {(r.agency, r.id) for r in refs}
-        refs = list(refs)
         by_key: dict[tuple[str, str], list[StoredItem]] = {}
         keys = sorted(wanted)
         with self.engine.connect() as conn:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from catalogue.errors import NotFound
@@ -78,19 +78,27 @@ class CatalogueState:
     publications: tuple[Publication, ...]
     cohorts: tuple[Cohort, ...]
     topics: tuple[Concept, ...]
+    _by_slug: dict[str, Cohort] = field(default_factory=dict, compare=False, repr=False)
+    _by_topic: dict[str, Concept] = field(default_factory=dict, compare=False, repr=False)
+    _wave_titles: dict[str, LangText] = field(default_factory=dict, compare=False,
+                                              repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_slug.update((c.slug, c) for c in reversed(self.cohorts))
+        self._by_topic.update((c.identity.id, c) for c in reversed(self.topics))
+        for cohort in reversed(self.cohorts):
+            for wave in cohort.waves:
+                self._wave_titles[wave.study.identity.unversioned_urn] = (
+                    wave.study.title or wave.study.label)
 
     def cohort(self, slug: str) -> Cohort | None:
-        return next((c for c in self.cohorts if c.slug == slug), None)
+        return self._by_slug.get(slug)
 
     def topic(self, concept_id: str) -> Concept | None:
-        return next((c for c in self.topics if c.identity.id == concept_id), None)
+        return self._by_topic.get(concept_id)
 
     def wave_title(self, unversioned_urn: str) -> LangText | None:
-        for cohort in self.cohorts:
-            for wave in cohort.waves:
-                if wave.study.identity.unversioned_urn == unversioned_urn:
-                    return wave.study.title or wave.study.label
-        return None
+        return self._wave_titles.get(unversioned_urn)
 
 
 def state_generation(publications: Iterable[Publication]) -> tuple[int, int]:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from starlette.requests import Request
 
@@ -27,6 +28,7 @@ from search.query import SearchQuery
 from search.results import SearchResults
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 REFRESH_INTERVAL = 0.25
 
 
@@ -37,6 +39,9 @@ class Resources:
     engine: SearchEngine
     catalogue_: Catalogue
     _checked: float = field(default=0.0)
+    #: Documents in the index when last checked: tells one index commit from the next
+    #: well enough to key what is computed from facet counts.
+    _documents: int = field(default=-1)
 
     @property
     def catalogue(self) -> Catalogue:
@@ -45,7 +50,15 @@ class Resources:
         if now - self._checked >= REFRESH_INTERVAL:
             self._checked = now
             self.catalogue_.refresh()
+            self._documents = self.engine.search(
+                SearchQuery(page_size=1, facets=(), highlight=False)).total
         return self.catalogue_
+
+    def cached(self, key: tuple[str, ...], build: Callable[[], T]) -> T:
+        """``build()`` (page data drawn from the store and the index), remembered until
+        either changes."""
+        catalogue = self.catalogue
+        return catalogue.cached(("index", str(self._documents), *key), build)
 
     def search(self, query: SearchQuery) -> SearchResults:
         return self.engine.search(query)

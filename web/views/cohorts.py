@@ -82,8 +82,9 @@ def cohort(request: Request) -> Page:
     res = resources(request)
     slug = request.path_params["slug"]
     page = cohort_page(res.catalogue, slug)
-    figures = cohort_figures(res, [slug]).get(slug, Figures())
-    topics = topic_counts(res, Filters(kind=("variable",), cohort=(slug,)))
+    figures, topics = res.cached(("cohort-figures", slug), lambda: (
+        cohort_figures(res, [slug]).get(slug, Figures()),
+        topic_counts(res, Filters(kind=("variable",), cohort=(slug,)))))
     search_url = with_query(url_for(request, "search"), [("cohort", slug)])
     study = page.study
 
@@ -142,8 +143,9 @@ def wave(request: Request) -> Page:
     res = resources(request)
     page = wave_page(res.catalogue, request.path_params["urn"])
     wave_urn = page.wave.study.identity.unversioned_urn
-    counts = facet_counts(res, "wave", Filters(kind=("variable",),
-                                               cohort=(page.cohort.slug,) if page.cohort else ()))
+    cohort_slugs = (page.cohort.slug,) if page.cohort else ()
+    counts = res.cached(("wave-counts", *cohort_slugs), lambda: facet_counts(
+        res, "wave", Filters(kind=("variable",), cohort=cohort_slugs)))
     variables = counts.get(wave_urn, 0)
     search_url = with_query(url_for(request, "search"), [("wave", wave_urn)])
 

@@ -133,8 +133,7 @@ def topic_json(request: Request, topic: TopicCount) -> TopicCountJSON:
 
 def home(request: Request) -> Page:
     res = resources(request)
-    cards = home_cards(res)
-    topics = topic_counts(res)
+    cards, topics = res.cached(("home",), lambda: (home_cards(res), topic_counts(res)))
 
     def as_json() -> Mapping[str, object]:
         body: HomeJSON = {"cohorts": [card_json(request, c) for c in cards],

@@ -227,7 +227,7 @@ def _result_hit(request: Request, hit: Hit, lang: str, state: CatalogueState) ->
     label = hit.label(lang)
     snippet = _safe_snippet(hit.snippet)
     title = Markup.escape(label)
-    if snippet and Markup(snippet).striptags() == Markup.escape(label).striptags():
+    if snippet and snippet.striptags() == title.striptags():
         title, snippet = snippet, Markup("")
     cohort = state.cohort(document.cohort) if document.cohort else None
     wave_title = state.wave_title(document.wave_urn) if document.wave_urn else None
@@ -238,8 +238,9 @@ def _result_hit(request: Request, hit: Hit, lang: str, state: CatalogueState) ->
 
 
 def facet_label(request: Request, facet: str, value: str, fallback: str,
-                state: CatalogueState) -> str | LangText:
-    _ = gettext_for(request)
+                state: CatalogueState, names: Mapping[str, str] | None = None
+                ) -> str | LangText:
+    """How a facet value reads: a cohort's or wave's title, a topic's label, a word."""
     if facet == "cohort":
         cohort = state.cohort(value)
         return cohort.study.title if cohort and cohort.study.title else fallback
@@ -249,7 +250,7 @@ def facet_label(request: Request, facet: str, value: str, fallback: str,
         concept = state.topic(value)
         return concept.label if concept and concept.label else fallback
     if facet in ("kind", "access", "response_type"):
-        return _value_names(_).get(value, fallback)
+        return (names or _value_names(gettext_for(request))).get(value, fallback)
     return fallback
 
 
@@ -270,7 +271,8 @@ def facet_titles(_: Any) -> dict[str, str]:
 def facet_groups(request: Request, search: SearchRequest, results: SearchResults,
                  state: CatalogueState) -> tuple[FacetGroup, ...]:
     base = url_for(request, "search")
-    titles = facet_titles(gettext_for(request))
+    _ = gettext_for(request)
+    titles, names = facet_titles(_), _value_names(_)
     groups = []
     by_name: dict[str, FacetCounts] = {f.name: f for f in results.facets}
     for name in FACET_ORDER:
@@ -286,7 +288,7 @@ def facet_groups(request: Request, search: SearchRequest, results: SearchResults
                 [(f, v) for f, vs in search.filters.without(name).active() for v in vs]
                 + [(name, v) for v in chosen])
             links.append(FacetLink(value.value, facet_label(request, name, value.value,
-                                                            value.label, state),
+                                                            value.label, state, names),
                                    value.count, value.selected,
                                    with_query(base, search.pairs(filters=changed))))
         groups.append(FacetGroup(name, titles[name], tuple(links)))
@@ -296,12 +298,14 @@ def facet_groups(request: Request, search: SearchRequest, results: SearchResults
 def active_filters(request: Request, search: SearchRequest,
                    state: CatalogueState) -> tuple[ActiveFilter, ...]:
     base = url_for(request, "search")
+    names = _value_names(gettext_for(request))
     out = []
     for facet, values in search.filters.active():
         for value in values:
             rest = [(f, v) for f, vs in search.filters.active() for v in vs
                     if (f, v) != (facet, value)]
-            out.append(ActiveFilter(facet, facet_label(request, facet, value, value, state),
+            out.append(ActiveFilter(facet, facet_label(request, facet, value, value, state,
+                                                       names),
                                     with_query(base, search.pairs(
                                         filters=Filters.from_pairs(rest)))))
     return tuple(out)

@@ -56,7 +56,7 @@ class SearchRequest:
         query = self.text if text is None else text
         if query:
             out.append(("q", query))
-        for facet, values in (filters or self.filters).active():
+        for facet, values in (self.filters if filters is None else filters).active():
             out.extend((facet, v) for v in values)
         if not (self.group if group is None else group):
             out.append(("group", "0"))

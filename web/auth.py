@@ -56,8 +56,9 @@ CSRF_REFUSED = ("This form has expired or was not sent from this site: reload th
                 "try again.")
 
 #: Called when someone signs in, with the visitor's previous session (None when there was
-#: none) and the new one, before the previous one is deleted (e.g. to move a basket).
-SignInHook = Callable[[Store, Session | None, Session, User], None]
+#: none), the new one and the request (whose cookies name an anonymous basket), before the
+#: previous session is deleted (e.g. to move a basket).
+SignInHook = Callable[[Store, Session | None, Session, User, Request], None]
 
 
 def add_sign_in_hook(app: Starlette, hook: SignInHook) -> None:
@@ -195,7 +196,7 @@ def sign_in(request: Request, user: User) -> None:
     assert state.store is not None
     hooks: list[SignInHook] = getattr(request.app.state, "sign_in_hooks", None) or []
     for hook in hooks:
-        hook(state.store, previous, session, user)
+        hook(state.store, previous, session, user, request)
     if previous is not None:
         state.store.delete_session(previous.id)
 

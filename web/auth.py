@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.cookies import SimpleCookie
-from typing import IO, Any
+from typing import IO
 from urllib.parse import parse_qs
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -85,7 +85,6 @@ class Auth:
     _resolved: bool = False
     _session: Session | None = None
     _user: User | None = None
-    _extra: dict[str, Any] = field(default_factory=dict)
 
     def _resolve(self) -> None:
         if self._resolved:

@@ -33,7 +33,8 @@ class Filters:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, str | int):
+            # Tuples only: filters are hashed (cache keys) and compared.
+            if not isinstance(value, tuple):
                 raise InvalidSearch(f"filter {f.name} must be a tuple of values, got {value!r}")
 
     @classmethod
@@ -88,6 +89,8 @@ class SearchQuery:
     def __post_init__(self) -> None:
         if not isinstance(self.text, str):
             raise InvalidSearch("text must be a string")
+        if not isinstance(self.filters, Filters):
+            raise InvalidSearch("filters must be a Filters value")
         if isinstance(self.page, bool) or not isinstance(self.page, int) or self.page < 1:
             raise InvalidPage("page must be a positive integer")
         if (isinstance(self.page_size, bool) or not isinstance(self.page_size, int)

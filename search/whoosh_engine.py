@@ -122,6 +122,7 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
                 writer.cancel()
                 raise
             writer.commit()
+            self._after_commit()
         return len(prepared)
 
     def delete_publication(self, publication_id: int) -> None:
@@ -133,6 +134,7 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
                 writer.cancel()
                 raise
             writer.commit()
+            self._after_commit()
 
     def rebuild(self, documents: Iterable[SearchDocument]) -> int:
         count = 0
@@ -150,12 +152,23 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
                 raise
             # CLEAR drops every existing segment in the same commit as the new ones.
             writer.commit(mergetype=CLEAR)
-        indexed = self._index.doc_count()
-        if indexed != count:
-            # Whoosh drops a sub-process's segment silently if that process dies.
-            raise IndexUnusable(f"the whoosh index in {self.path} holds {indexed} of the "
-                                f"{count} documents given: rebuild it again")
+            indexed = self._index.doc_count()
+            if indexed != count:
+                # Whoosh drops a sub-process's segment silently if that process dies.
+                raise IndexUnusable(f"the whoosh index in {self.path} holds {indexed} of "
+                                    f"the {count} documents given: rebuild it again")
+            self._after_commit()
         return count
+
+    def _after_commit(self) -> None:
+        # The publishing process builds the new commit's sets now, so that no web worker
+        # builds them while a visitor waits for a search.
+        snapshot = WhooshSnapshot(self._index.searcher(), self.path)
+        try:
+            snapshot.warm()
+            snapshot.remove_other_sets()
+        finally:
+            snapshot.searcher.close()
 
     def _writer(self, **options: Any) -> Any:
         try:
@@ -179,7 +192,9 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
         if current is None or self._index.latest_generation() != current.generation:
             # The previous searcher is left to the garbage collector rather than closed:
             # results being rendered may still read stored documents through it.
-            current = self._current = WhooshSnapshot(self._index.searcher())
+            current = WhooshSnapshot(self._index.searcher(), self.path)
+            current.warm()
+            self._current = current
         return current
 
     def _generation(self, snapshot: WhooshSnapshot) -> Hashable:

@@ -127,3 +127,20 @@ def test_a_large_rebuild_keeps_every_document(empty_engine: SearchEngine,
     results = empty_engine.search(SearchQuery("corporelle", group=True))
     assert results.total == 100
     assert empty_engine.search(SearchQuery("VAR_1199")).urns() == ["urn:ddi:fr.test:v1199:1"]
+
+
+def test_whoosh_keeps_one_commits_facet_sets_beside_the_index(
+        tmp_path: Path, documents: list[SearchDocument]) -> None:
+    with open_engine("whoosh", tmp_path / "index") as engine:
+        engine.rebuild(documents)
+        first = sorted(p.name for p in (tmp_path / "index").glob("catalogue-sets-*"))
+        assert len(first) == 1
+        engine.delete_publication(2)
+        second = sorted(p.name for p in (tmp_path / "index").glob("catalogue-sets-*"))
+        assert len(second) == 1 and second != first
+    with open_engine("whoosh", tmp_path / "index") as reader:
+        # A new process loads the sets (and a damaged file is rebuilt, not trusted).
+        assert reader.search(SearchQuery()).counts("cohort") == {"constances": 15}
+        (tmp_path / "index" / second[0]).write_bytes(b"not a pickle")
+    with open_engine("whoosh", tmp_path / "index") as reader:
+        assert reader.search(SearchQuery()).counts("cohort") == {"constances": 15}

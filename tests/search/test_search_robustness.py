@@ -86,9 +86,10 @@ def test_unknown_facets_are_refused_with_the_list_of_facets() -> None:
         SearchQuery(facets=("colour",))
 
 
-def test_filters_must_be_tuples() -> None:
+@pytest.mark.parametrize("value", ["elfe", ["elfe"], None, 2012])
+def test_filters_must_be_tuples(value: object) -> None:
     with pytest.raises(InvalidSearch, match="filter cohort must be a tuple of values"):
-        Filters(cohort="elfe")  # type: ignore[arg-type]
+        Filters(cohort=value)  # type: ignore[arg-type]
 
 
 def test_unknown_facet_values_everywhere_give_zero(engine: SearchEngine) -> None:

@@ -499,7 +499,10 @@ class PublicationStructure:
         instruments: tuple[Instrument, ...] = ()
         if question is not None:
             asking = self.instruments_asking(question.identity)
-            in_wave = [i for i in asking if wave is None or i in wave.instruments]
+            # Compare identities, not whole instruments: a question asked in every one of
+            # W waves made this W x W deep dataclass comparisons per variable.
+            in_wave_ids = {i.identity for i in wave.instruments} if wave is not None else None
+            in_wave = [i for i in asking if in_wave_ids is None or i.identity in in_wave_ids]
             instruments = tuple(in_wave or asking)
         return VariableContext(
             variable=variable, publication_id=self.publication_id,

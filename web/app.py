@@ -53,6 +53,8 @@ VIEW_MODULES: tuple[str, ...] = (
     "web.views.api",
     "web.views.accounts",
     "web.views.accounts_admin",
+    "web.views.publishing_uploads",  # before publishing: /publications/{id} takes the rest
+    "web.views.publishing",
 )
 
 

@@ -33,8 +33,14 @@ class SearchEngine(ABC):
 
     @classmethod
     @abstractmethod
-    def open(cls, path: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Self:
-        """Open the index in ``path``, creating an empty one when there is none."""
+    def open(cls, path: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+             replace_unusable: bool = False) -> Self:
+        """Open the index in ``path``, creating an empty one when there is none.
+
+        An index this version cannot use (older schema, other engine, damaged) raises
+        :class:`~search.errors.IndexUnusable`; ``replace_unusable`` discards it for an
+        empty one instead, which is what a full rebuild wants.
+        """
 
     @abstractmethod
     def close(self) -> None:
@@ -75,11 +81,12 @@ class SearchEngine(ABC):
         self.close()
 
 
-def open_engine(name: str, path: Path | str, *,
-                lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> SearchEngine:
+def open_engine(name: str, path: Path | str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+                replace_unusable: bool = False) -> SearchEngine:
     """Open the engine called ``name`` (``tantivy`` or ``whoosh``) on the index in ``path``.
 
-    Each engine has its own directory format: give each its own ``path``.
+    Each engine has its own directory format: give each its own ``path``. Pass
+    ``replace_unusable=True`` before a full :meth:`SearchEngine.rebuild`.
     """
     engine: type[SearchEngine]
     if name == "tantivy":
@@ -91,7 +98,7 @@ def open_engine(name: str, path: Path | str, *,
     else:
         raise InvalidSearch(f"unknown search engine {name!r}: use one of "
                             f"{', '.join(ENGINE_NAMES)}")
-    return engine.open(Path(path), lock_timeout=lock_timeout)
+    return engine.open(Path(path), lock_timeout=lock_timeout, replace_unusable=replace_unusable)
 
 
 def ranked_urns(engine: SearchEngine, text: str, filters: Filters | None = None,

@@ -45,7 +45,7 @@ from search.fields import (
     indexed_document,
     prepare_publication,
 )
-from search.index_dir import ensure_index
+from search.index_dir import open_index_dir
 from search.locking import WriteLock
 from search.plan import AnyNode, Node, PhraseNode, PrefixNode, TermNode, TextPlan
 from search.query import Filters
@@ -81,14 +81,11 @@ class TantivyEngine(IndexedEngine[_Snapshot, tantivy.DocAddress]):
         self._compiled: dict[tuple[TextPlan | None, Filters], Query] = {}
 
     @classmethod
-    def open(cls, path: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Self:
-        ensure_index(path, "tantivy", SCHEMA_VERSION, (path / _META).exists,
-                     lambda: _create(path), lock_timeout)
-        try:
-            index = tantivy.Index.open(str(path))
-        except ValueError as error:
-            raise IndexUnusable(f"cannot open the tantivy index in {path} ({error}): "
-                                f"rebuild it with catalogue reindex") from None
+    def open(cls, path: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+             replace_unusable: bool = False) -> Self:
+        index = open_index_dir(path, "tantivy", SCHEMA_VERSION, exists=(path / _META).exists,
+                               create=lambda: _create(path), open_existing=lambda: _open(path),
+                               lock_timeout=lock_timeout, replace_unusable=replace_unusable)
         index.config_reader(reload_policy="manual")
         return cls(path, index, lock_timeout)
 
@@ -354,6 +351,14 @@ def _total(result: tantivy.SearchResult) -> int:
 
 def _regex_escape(text: str) -> str:
     return "".join(f"\\{c}" if c in _REGEX_SPECIALS else c for c in text)
+
+
+def _open(path: Path) -> tantivy.Index:
+    try:
+        return tantivy.Index.open(str(path))
+    except ValueError as error:
+        raise IndexUnusable(f"cannot open the tantivy index in {path} ({error}): "
+                            f"rebuild it with catalogue reindex") from None
 
 
 def _create(path: Path) -> None:

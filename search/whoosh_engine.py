@@ -54,7 +54,7 @@ from search.fields import (
     indexed_document,
     prepare_publication,
 )
-from search.index_dir import ensure_index
+from search.index_dir import open_index_dir
 from search.locking import WriteLock
 from search.plan import AllNode, AnyNode, Node, PhraseNode, PrefixNode, TermNode, TextPlan
 from search.query import Filters
@@ -90,14 +90,13 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
         self._search_lock = threading.RLock()
 
     @classmethod
-    def open(cls, path: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Self:
-        ensure_index(path, "whoosh", SCHEMA_VERSION, lambda: whoosh.index.exists_in(str(path)),
-                     lambda: whoosh.index.create_in(str(path), _schema()), lock_timeout)
-        try:
-            index = whoosh.index.open_dir(str(path))
-        except Exception as error:
-            raise IndexUnusable(f"cannot open the whoosh index in {path} ({error}): "
-                                f"rebuild it with catalogue reindex") from None
+    def open(cls, path: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+             replace_unusable: bool = False) -> Self:
+        index = open_index_dir(path, "whoosh", SCHEMA_VERSION,
+                               exists=lambda: whoosh.index.exists_in(str(path)),
+                               create=lambda: whoosh.index.create_in(str(path), _schema()),
+                               open_existing=lambda: _open(path), lock_timeout=lock_timeout,
+                               replace_unusable=replace_unusable)
         return cls(path, index, lock_timeout)
 
     def close(self) -> None:
@@ -380,6 +379,14 @@ def _analyzers() -> dict[Analyzer, Any]:
     tokenizer = RegexTokenizer(WORD_PATTERN.pattern)
     return {"plain": tokenizer | _WordFilter(None), "fr": tokenizer | _WordFilter("fr"),
             "en": tokenizer | _WordFilter("en")}
+
+
+def _open(path: Path) -> Any:
+    try:
+        return whoosh.index.open_dir(str(path))
+    except Exception as error:  # whoosh raises many kinds on a damaged index
+        raise IndexUnusable(f"cannot open the whoosh index in {path} ({error}): "
+                            f"rebuild it with catalogue reindex") from None
 
 
 def _schema() -> Any:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from search.documents import SearchDocument
 from search.engine import SearchEngine, open_engine
 from search.errors import IndexUnusable, InvalidPage, InvalidSearch
 from search.query import Filters, SearchQuery
@@ -119,3 +120,28 @@ def test_an_index_of_the_other_engine_is_refused(engine_name: str, tmp_path: Pat
     open_engine(other, path).close()
     with pytest.raises(IndexUnusable, match="rebuild it with catalogue reindex"):
         open_engine(engine_name, path)
+
+
+def test_an_unusable_index_is_replaced_only_when_asked(engine_name: str, tmp_path: Path,
+                                                       documents: list[SearchDocument]
+                                                       ) -> None:
+    path = tmp_path / "index"
+    with open_engine(engine_name, path) as engine:
+        engine.rebuild(documents)
+    marker = path / "catalogue-index.json"
+    marker.write_text(marker.read_text().replace('"schema": ', '"schema": 1000'))
+    with pytest.raises(IndexUnusable, match="rebuild it with catalogue reindex"):
+        open_engine(engine_name, path)
+    with open_engine(engine_name, path, replace_unusable=True) as engine:
+        assert engine.search(SearchQuery()).total == 0
+        engine.rebuild(documents)
+    with open_engine(engine_name, path) as engine:
+        assert engine.search(SearchQuery()).total == 17
+
+
+def test_a_directory_of_other_files_is_never_discarded(engine_name: str,
+                                                       tmp_path: Path) -> None:
+    (tmp_path / "thesis.tex").write_text("precious")
+    with pytest.raises(IndexUnusable, match="holds files that are not a catalogue index"):
+        open_engine(engine_name, tmp_path, replace_unusable=True)
+    assert (tmp_path / "thesis.tex").read_text() == "precious"

@@ -380,8 +380,7 @@ def _instrument_page(catalogue: Catalogue, urn: str) -> InstrumentPage:
     instrument = stored.item
     assert isinstance(instrument, Instrument)
     structure = catalogue.structure(stored.publication_id)
-    wave = next((w for c in structure.cohorts for w in c.waves if instrument in w.instruments),
-                None) or structure.wave_of(instrument)
+    wave = _wave_of_instrument(structure, instrument)
     return InstrumentPage(instrument, _locate(catalogue, stored), wave,
                           structure.cohort_of(instrument), tuple(structure.flow(instrument)))
 
@@ -448,7 +447,9 @@ def _question_page(catalogue: Catalogue, urn: str) -> QuestionPage:
 
 
 def _wave_of_instrument(structure: PublicationStructure, instrument: Instrument) -> Wave | None:
-    return next((w for c in structure.cohorts for w in c.waves if instrument in w.instruments),
+    identity = instrument.identity
+    return next((w for c in structure.cohorts for w in c.waves
+                 if any(i.identity == identity for i in w.instruments)),
                 None) or structure.wave_of(instrument)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -57,7 +58,8 @@ from search.fields import (
 from search.index_dir import open_index_dir
 from search.locking import WriteLock
 from search.plan import AllNode, AnyNode, Node, PhraseNode, PrefixNode, TermNode, TextPlan
-from search.query import Filters
+from search.query import Filters, SearchQuery
+from search.results import SearchResults
 from search.searching import IndexedEngine
 from search.whoosh_snapshot import (
     BitFilter,
@@ -74,6 +76,7 @@ _SEPARATOR = "\x1e"
 _WRITER_MB = 256
 _REBUILD_PROCESSES = max(1, min(4, os.cpu_count() or 1))
 _REBUILD_BATCH = 500
+_OPEN_ATTEMPTS = 5
 _WORD_CACHE_SIZE = 100_000
 
 
@@ -178,7 +181,7 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
 
     # -- reading -----------------------------------------------------------------------
 
-    def search(self, query: Any) -> Any:
+    def search(self, query: SearchQuery) -> SearchResults:
         with self._search_lock:
             return super().search(query)
 
@@ -188,13 +191,28 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
 
     def _snapshot(self) -> WhooshSnapshot:
         current = self._current
-        if current is None or self._index.latest_generation() != current.generation:
-            # The previous searcher is left to the garbage collector rather than closed:
-            # results being rendered may still read stored documents through it.
-            current = WhooshSnapshot(self._index.searcher(), self.path)
-            current.warm()
-            self._current = current
-        return current
+        if current is not None and self._index.latest_generation() == current.generation:
+            return current
+        attempts = 0
+        while True:
+            try:
+                # The previous searcher is left to the garbage collector rather than
+                # closed: results being rendered may still read documents through it.
+                fresh = WhooshSnapshot(self._index.searcher(), self.path)
+                fresh.warm()
+                self._current = fresh
+                return fresh
+            except (OSError, EOFError) as error:
+                # A writer merged away a segment between our reading the table of
+                # contents and opening that segment: the next table names the new one.
+                attempts += 1
+                if attempts == _OPEN_ATTEMPTS:
+                    if current is not None:
+                        return current
+                    raise IndexUnusable(f"cannot read the whoosh index in {self.path} "
+                                        f"({error}): rebuild it with catalogue reindex"
+                                        ) from None
+                time.sleep(0.02)
 
     def _generation(self, snapshot: WhooshSnapshot) -> Hashable:
         return snapshot.generation

@@ -31,6 +31,7 @@ from catalogue.diffs import DiffJSON
 from catalogue.errors import CatalogueError, NotFound, PayloadTooLarge
 from catalogue.publishing import PublishRefused
 from catalogue.uploads import (
+    NOT_PUBLISHER,
     TOO_LARGE,
     StagedUpload,
     discard_upload,
@@ -70,6 +71,9 @@ def _message(request: Request, error: CatalogueError) -> str:
         limit = resources(request).settings.max_upload_mb
         return _("The file is larger than %(limit)s MB: split it, or ask an administrator to "
                  "raise the limit.", limit=limit)
+    if error.status == 403 and error.message != NOT_PUBLISHER:  # names agencies: say it plainly
+        return _("You may not publish this file: it holds items of a cohort you are not a "
+                 "publisher of.")
     return _(error.message)
 
 

@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "catalogue.commands",
     "catalogue.commands_import",
     "catalogue.accounts_cli",
+    "catalogue.commands_publishing",
     "web.cli",
 )
 

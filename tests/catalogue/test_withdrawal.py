@@ -26,7 +26,7 @@ from search.engine import ranked_urns
 from search.indexing import catch_up, index_publications, open_index
 
 if TYPE_CHECKING:
-    from conftest import SmallDDI
+    from conftest import CliRunner, SmallDDI
 
 ORIGIN = Origin("192.0.2.8", "pytest")
 V1 = "urn:ddi:fr.test:v-smoke:1"
@@ -157,3 +157,31 @@ def test_access_requests_that_selected_it_keep_working(world: World) -> None:
     [variable] = view.data.variables
     assert variable.found and variable.urn == V2
     assert variable.label.best("en") == "Smokes cigarettes"
+
+
+def test_from_the_command_line(world: World, cli: CliRunner) -> None:
+    refused = cli("withdraw", str(world.two), "--reason", "not mine", "--as",
+                  "gazel@example.org")
+    assert refused.code == 2 and "may withdraw it" in refused.err
+    assert not world.store.get_publication(world.two).withdrawn
+    done = cli("withdraw", str(world.two), "--reason", "wrong labels", "--as",
+               "pub@example.org")
+    assert done.code == 0, done.err
+    assert done.out.startswith(f"withdrew publication {world.two} ")
+    assert world.found("cigarettes") == [] and world.found("tobacco") == [V1]
+    [entry] = world.store.audit_entries(AuditFilter(action="publication.withdrawn"))
+    assert entry.actor_email == "pub@example.org" and entry.client == "cli"
+    again = cli("withdraw", str(world.two), "--reason", "again")
+    assert again.code == 2 and "already withdrawn" in again.err
+
+    diff = cli("diff", str(world.one), str(world.two), "--json")
+    assert diff.code == 0
+    [variables, *_] = diff.json()["kinds"]
+    assert [c["urn"] for c in variables["changed"]] == [V2]
+    text = cli("diff", str(world.one), str(world.two)).out.splitlines()
+    assert text[0] == (f"from publication {world.one} to publication {world.two}: 1 changed, "
+                       "0 added, 0 removed, 0 unchanged")
+    assert f"  ~ {V2} SMOKE 'Smokes cigarettes'" in text
+    assert "      label[en]: 'Smokes tobacco' -> 'Smokes cigarettes'" in text
+    assert cli("diff", "0", str(world.one)).out.startswith("from nothing to publication")
+    assert cli("diff", "1", "99").code == 2

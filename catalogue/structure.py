@@ -202,6 +202,7 @@ class PublicationStructure:
                         if target is not None:
                             self._held.setdefault(item.identity, []).append(target.identity)
         self._construct_parents = self._index_constructs()
+        self._asking: dict[str, tuple[Instrument, ...]] = {}
         self.cohorts = self._find_cohorts()
         self._wave_of_study = {w.study.identity: w for c in self.cohorts for w in c.waves}
 
@@ -356,6 +357,11 @@ class PublicationStructure:
 
     def instruments_asking(self, question: Identity) -> list[Instrument]:
         """Instruments whose flow reaches ``question``."""
+        # Remembered per question: every variable of a question asked in W waves asks
+        # again, and the walk is the same each time (the skeleton never changes).
+        known = self._asking.get(question.key)
+        if known is not None:
+            return list(known)
         found: list[Instrument] = []
         frontier = list(self._construct_parents.get(question.key, ()))
         seen: set[Identity] = set()
@@ -366,10 +372,10 @@ class PublicationStructure:
             seen.add(identity)
             node = self.skeleton.get(identity)
             if isinstance(node, Instrument):
-                if node not in found:
-                    found.append(node)
+                found.append(node)  # ``seen`` already keeps each instrument once
             elif node is not None:
                 frontier.extend(self._construct_parents.get(identity.key, ()))
+        self._asking[question.key] = tuple(found)
         return found
 
     def flow(self, instrument: Instrument) -> list[FlowStep]:

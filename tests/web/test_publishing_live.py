@@ -44,6 +44,9 @@ pytestmark = pytest.mark.slow
 
 CATALOGUE = str(Path(sys.executable).with_name("catalogue"))
 CHROMIUM = Path("/usr/bin/chromium")
+#: axe-core, as installed by the web tests (tests/web/test_browser.py); checked when there
+AXE = Path(__file__).resolve().parents[2] / ".cache" / "axe" / "node_modules" / "axe-core" / (
+    "axe.min.js")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
                  "--disable-background-networking", "--disable-component-update"]
 PASSWORD = "correct horse battery"
@@ -195,6 +198,19 @@ def _shot(page: Any, name: str) -> None:
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=False)
 
 
+def _accessible(page: Any) -> None:
+    """No serious or critical axe-core violation on the page (when axe-core is there)."""
+    if not AXE.exists():
+        return
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    violations = page.evaluate("""async () => (await axe.run(document, {resultTypes:
+        ['violations']})).violations.map(v => ({id: v.id, impact: v.impact,
+        nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))""")
+    serious = [v for v in violations if v["impact"] in ("serious", "critical")]
+    assert not serious, f"{page.url}: {serious}"
+
+
 @pytest.mark.browser
 def test_publisher_fixes_publishes_and_finds_the_change(browser: Any, server: Server,
                                                         tmp_path: Path) -> None:
@@ -211,6 +227,7 @@ def test_publisher_fixes_publishes_and_finds_the_change(browser: Any, server: Se
     page.locator("nav.publishing-nav").get_by_role("link", name="Publish").click()
     expect(page.locator("h1")).to_have_text("Publications")
     page.get_by_role("link", name="Upload a DDI-L file or a data dictionary").click()
+    _accessible(page)
     page.get_by_label("Cohort").select_option("gazel")
     page.get_by_label("File", exact=False).first.set_input_files(str(invalid))
     page.get_by_role("button", name="Upload and check").click()
@@ -224,6 +241,7 @@ def test_publisher_fixes_publishes_and_finds_the_change(browser: Any, server: Se
     expect(cells.nth(1)).to_have_text("/DDIInstance/Oops")
     expect(cells.nth(2)).to_contain_text("r:Oops")
     _shot(page, "publishing-report")
+    _accessible(page)
     with page.expect_download() as download:
         page.get_by_role("link", name="Download the report (JSON)").click()
     report = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
@@ -249,6 +267,10 @@ def test_publisher_fixes_publishes_and_finds_the_change(browser: Any, server: Se
     expect(row.locator("td.before")).to_have_text(LABEL)
     expect(row.locator("td.after")).to_have_text(NEW_LABEL)
     _shot(page, "publishing-diff")
+    _accessible(page)
+    page.goto(f"{server.base}/publications/cohorts/gazel")
+    expect(page.locator("table.history tbody tr")).to_have_count(2)
+    _accessible(page)
 
     # searchable at once, in the page a researcher uses
     page.goto(f"{server.base}/search?q=cohabiting")

@@ -475,3 +475,20 @@ def test_no_text_outside_the_catalogs_in_publishing_templates() -> None:
 def test_every_rule_is_translated() -> None:
     french = load_translations()["fr"]
     assert [t for t in every_rule_text() if french.gettext(t) == t] == []
+
+
+async def test_an_index_failure_does_not_undo_the_publication(
+        new_client: NewClient, store: Store, settings: Settings,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("web.views.publishing_uploads.index_publications", broken)
+    client = await new_client("pub@example.org")
+    staged = await upload(client, gazel_v2())
+    token = await form_token(client, staged.headers["location"])
+    done = await client.post(staged.headers["location"] + "/publish",
+                             data={"csrf_token": token})
+    assert done.status_code == 303  # published: the index catches up when a worker starts
+    assert store.get_publication(3).published_by == "pub@example.org"
+    assert 3 in store.unindexed_publications(settings.search_engine)

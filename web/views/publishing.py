@@ -48,6 +48,7 @@ from web.views.publishing_common import (
     publishing_crumbs,
     shown_groups,
     shown_kinds,
+    update_index,
 )
 
 HEADER_ITEMS = ("publishing/_header.html",)
@@ -301,8 +302,7 @@ async def withdraw(request: Request) -> Response:
         return _publication_page(request, res.store.get_publication(pid),
                                  status=refused.status, errors=errors,
                                  reason=values["reason"])
-    await run_in_threadpool(index_withdrawal, res.settings, res.store, pid)
-    res.catalogue_.refresh()
+    await update_index(request, index_withdrawal, pid)
     return RedirectResponse(url_for(request, "publication", id=pid) + "?done=withdrawn",
                             status_code=303)
 

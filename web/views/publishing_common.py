@@ -4,6 +4,7 @@ them in the catalogs; they are translated where they are shown)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, TypedDict
 
@@ -18,10 +19,13 @@ from catalogue.store.records import Publication
 from catalogue.validation_report import OTHER_RULES, RuleGroup
 from ddi_schemas.profile import RULES
 from web.i18n import gettext_for
+from web.resources import resources
 from web.routing import VARY, Page, wants_json
 from web.templating import url_for
 from web.views.accounts import N_
 from web.views.common import Crumb, Texts, crumbs_home, texts
+
+log = logging.getLogger(__name__)
 
 #: Findings shown per rule, and changes per list, on a page (the JSON has them all).
 SHOWN_FINDINGS = 200
@@ -216,3 +220,16 @@ class Deferred(Response):
 def page_data(request: Request, data: Mapping[str, Any]) -> dict[str, Any]:
     """Template data every publishing page has."""
     return {"crumbs": publishing_crumbs(request), **data}
+
+
+async def update_index(request: Request, index: Callable[..., object], *args: Any) -> None:
+    """Run ``index(settings, store, *args)`` in a worker thread after a commit, then
+    refresh this worker's catalogue. A failure is logged, not shown: what was committed
+    stands (the store is the source of truth) and the index catches up with the store
+    when a worker starts."""
+    res = resources(request)
+    try:
+        await run_in_threadpool(index, res.settings, res.store, *args)
+    except Exception:  # noqa: BLE001 - see the docstring
+        log.exception("the search index is behind the store until a worker starts again")
+    res.catalogue_.refresh()

@@ -55,6 +55,7 @@ from web.views.publishing_common import (
     publishing_crumbs,
     shown_groups,
     shown_kinds,
+    update_index,
 )
 
 TOKEN_PARAM = {"token": "The staged upload's token, as in the address its upload led to"}
@@ -292,8 +293,7 @@ async def upload_publish(request: Request) -> Response:
                             status=refused.status)
         return render(request, page.template, page.data, status=page.status)
     ids = [r.publication.id for r in results]
-    await run_in_threadpool(index_publications, res.settings, res.store, ids)
-    res.catalogue_.refresh()
+    await update_index(request, index_publications, ids)
     if prefers_json(request.headers.get("accept", "")):
         return JSONResponse({"publications": [publication_json(
             request, r.publication, show_publisher=True) for r in results]}, status_code=201)

@@ -111,3 +111,12 @@ def test_publication_is_visible_to_every_worker_within_a_second(
     assert len(seen) == 2, f"workers that saw the publication: {seen}"
     assert max(seen.values()) < VISIBLE_WITHIN, seen
     assert pages_ok and search_ok
+
+
+@pytest.mark.parametrize("args", [["--workers", "0"], ["--port", "70000"]])
+def test_serve_refuses_bad_arguments(args: list[str], tmp_path: Path) -> None:
+    done = subprocess.run([CATALOGUE, "serve", *args],
+                          env=environment(tmp_path / "data", tmp_path), capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: --")

@@ -179,7 +179,7 @@ async def test_upload_report_fix_publish_diff_search(new_client: NewClient,
     download = page(shown).xpath("//a[@download][contains(@href,'report.json')]/@href")
     assert download == [staged_url + "/report.json"]
     preview = text_of(shown, "//section[@class='preview']")
-    assert "no. 2" in preview and "1 changed" in preview and NEW_LABEL in preview
+    assert "no. 2" in preview and "Changed: 1," in preview and NEW_LABEL in preview
 
     # publishing it without the lenient choice is refused: nothing is published
     token = page(shown).xpath("//form[contains(@action,'/publish')]//input[@name='csrf_token']"
@@ -205,7 +205,7 @@ async def test_upload_report_fix_publish_diff_search(new_client: NewClient,
     publication = await client.get(done.headers["location"])
     assert publication.status_code == 200
     changes = text_of(publication, "//section[@aria-labelledby='changes-title']")
-    assert "What changed since no. 2" in changes and "1 changed, 0 added, 0 removed" in changes
+    assert "What changed since no. 2" in changes and "changed: 1, added: 0, removed: 0" in changes
     [row] = page(publication).xpath("//table[@class='fields']//tr[th/code='label[en]']")
     assert [" ".join(td.text_content().split()) for td in row.xpath("td")] == [LABEL,
                                                                                NEW_LABEL]

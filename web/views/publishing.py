@@ -224,7 +224,8 @@ def _publication_page(request: Request, publication: Publication, *, status: int
     def build() -> Page:
         diff = _diff(request, before.id if before else None, publication.id)
         return Page("publishing/publication.html", {
-            "publication": publication, "cohorts": sorted(cohorts), "follows": before,
+            "publication": publication, "cohorts": _cohort_names(request, cohorts),
+            "follows": before,
             "diff": diff, "kinds": shown_kinds(diff), "show_publisher": show,
             "may_withdraw": withdrawable, "errors": errors or {}, "reason": reason,
             "done": done, "kind_title": lambda k: kind_title(request, k),
@@ -248,12 +249,16 @@ def _publication_json(request: Request, publication: Publication, before: Public
             "may_withdraw": withdrawable}
 
 
+def _cohort_names(request: Request, cohorts: set[str]) -> list[tuple[str, str]]:
+    """(slug, name) of each cohort, by slug."""
+    names = {c.slug: c.name for c in resources(request).store.list_registered_cohorts()}
+    return [(slug, names.get(slug, slug)) for slug in sorted(cohorts)]
+
+
 def _cohort_crumb(request: Request, cohorts: set[str]) -> list[Crumb]:
     if len(cohorts) != 1:
         return []
-    [slug] = cohorts
-    registered = resources(request).store.registered_cohort(slug)
-    name = registered.name if registered else slug
+    [(slug, name)] = _cohort_names(request, cohorts)
     return [Crumb(name, url_for(request, "publication_history", slug=slug))]
 
 

@@ -61,7 +61,10 @@ class Resources:
         return catalogue.cached(("index", str(self._documents), *key), build)
 
     def search(self, query: SearchQuery) -> SearchResults:
-        return self.engine.search(query)
+        """The engine's answer, remembered (like a search server's result cache) until
+        the store or the index changes: popular searches and facet counts are asked
+        again and again, and a page of grouped results costs the index dozens of reads."""
+        return self.cached(("search", repr(query)), lambda: self.engine.search(query))
 
     def close(self) -> None:
         self.engine.close()

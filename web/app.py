@@ -55,6 +55,9 @@ VIEW_MODULES: tuple[str, ...] = (
     "web.views.accounts_admin",
     "web.views.publishing_uploads",  # before publishing: /publications/{id} takes the rest
     "web.views.publishing",
+    "web.views.basket",
+    "web.views.requests",
+    "web.views.reviews",
 )
 
 

@@ -527,9 +527,12 @@ def _size_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
 
-def _print_table(rows: list[Row], query_count: int) -> None:
+def _print_table(rows: list[Row], query_count: int, load_before: float) -> None:
     print(f"\n{query_count} queries, page size 20, all facet counts, highlighted snippets "
           f"(catalogue, floor); FTS5: snippets and facet GROUP BYs")
+    # Other work on the machine inflates every figure: say how busy it was.
+    print(f"{os.cpu_count()} cores; load average {load_before:.1f} at start, "
+          f"{os.getloadavg()[0]:.1f} at end")
     header = ("engine", "docs", "build s", "index MB", "cold open+1st ms", "cold RSS MB",
               "p50 ms", "p95 ms", "grouped p95 ms")
     lines = [header] + [(r.name, f"{r.docs:,}", f"{r.build_s:.1f}", f"{r.size_mb:.0f}",
@@ -566,6 +569,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work-dir", type=Path, help="where to build (default: a temp dir)")
     args = parser.parse_args(argv)
 
+    load_before = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="search-bench-", dir=args.work_dir))
     try:
         generated = time.perf_counter()
@@ -590,7 +594,7 @@ def main(argv: list[str] | None = None) -> None:
             print(rows[-1], flush=True)
             rows.append(measure_fts5(corpus, searches, work))
             print(rows[-1], flush=True)
-        _print_table(rows, len(searches))
+        _print_table(rows, len(searches), load_before)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

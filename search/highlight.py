@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from search.analysis import WORD_PATTERN, language_of
+from search.analysis import WORD_PATTERN, Language, language_of
 from search.documents import SearchDocument, Texts
 from search.plan import Analyze
 from search.syntax import ParsedQuery
@@ -62,20 +62,88 @@ def highlighter_for(parsed: ParsedQuery, analyze: Analyze) -> Highlighter | None
                        frozenset(english), tuple(phrases))
 
 
-def snippet(document: SearchDocument, highlighter: Highlighter | None, analyze: Analyze,
-            max_chars: int = SNIPPET_CHARS) -> str:
-    """An HTML-safe excerpt of ``document`` with matched words in ``<mark>``."""
-    best: tuple[int, str, list[tuple[int, int]]] | None = None
-    if highlighter is not None:
-        for lang, text in _candidates(document):
-            spans = _matches(text, lang, highlighter, analyze)
-            words = len({text[a:b].lower() for a, b in spans})
-            if spans and (best is None or words > best[0]):
-                best = (words, text, spans)
-    if best is None:
-        fallback = next((t for _, t in _candidates(document)), "")
-        return _render(fallback, [], max_chars)
-    return _render(best[1], best[2], max_chars)
+class Snippets:
+    """The snippets of one search's hits.
+
+    Hits share texts (a label asked in six waves, the same concept, the same answer
+    categories) and words: each text's matches and each word's verdict are worked out
+    once per search.
+    """
+
+    def __init__(self, highlighter: Highlighter | None, analyze: Analyze,
+                 max_chars: int = SNIPPET_CHARS) -> None:
+        self._highlighter = highlighter
+        self._analyze = analyze
+        self._max_chars = max_chars
+        self._spans: dict[tuple[Language | None, str], list[tuple[int, int]]] = {}
+        self._words: dict[tuple[Language | None, str], tuple[str, bool]] = {}
+
+    def __call__(self, document: SearchDocument) -> str:
+        """An HTML-safe excerpt of ``document`` with matched words in ``<mark>``."""
+        candidates = _candidates(document)
+        highlighter = self._highlighter
+        best: tuple[int, str, list[tuple[int, int]]] | None = None
+        if highlighter is not None:
+            # No text can match more distinct words than the query has terms.
+            most = len(highlighter.plain) + len(highlighter.prefixes) + len(highlighter.phrases)
+            for lang, text in candidates:
+                spans = self._matches(text, language_of(lang), highlighter)
+                words = len({text[a:b].lower() for a, b in spans})
+                if spans and (best is None or words > best[0]):
+                    best = (words, text, spans)
+                    if words >= most:
+                        break
+        if best is None:
+            return _render(candidates[0][1] if candidates else "", [], self._max_chars)
+        return _render(best[1], best[2], self._max_chars)
+
+    def _matches(self, text: str, language: Language | None,
+                 highlighter: Highlighter) -> list[tuple[int, int]]:
+        key = (language, text)
+        spans = self._spans.get(key)
+        if spans is None:
+            spans = self._spans[key] = self._find(text, language, highlighter)
+        return spans
+
+    def _find(self, text: str, language: Language | None,
+              highlighter: Highlighter) -> list[tuple[int, int]]:
+        tokens = [(m.start(), m.end(), m.group()) for m in WORD_PATTERN.finditer(text)]
+        verdicts = [self._word(language, word, highlighter) for _, _, word in tokens]
+        marked = [hit for _, hit in verdicts]
+        plains = [plain for plain, _ in verdicts]
+        for phrase in highlighter.phrases:
+            size = len(phrase)
+            for i in range(len(tokens) - size + 1):
+                if tuple(plains[i:i + size]) == phrase:
+                    marked[i:i + size] = [True] * size
+        spans: list[tuple[int, int]] = []
+        for (start, end, _), hit in zip(tokens, marked, strict=True):
+            if not hit:
+                continue
+            if spans and not text[spans[-1][1]:start].strip():
+                # Adjacent marked words ("tour de taille") read better as one mark.
+                spans[-1] = (spans[-1][0], end)
+            else:
+                spans.append((start, end))
+        return spans
+
+    def _word(self, language: Language | None, word: str,
+              highlighter: Highlighter) -> tuple[str, bool]:
+        """(plain form, marked?) of one word of a text in ``language``."""
+        key = (language, word)
+        verdict = self._words.get(key)
+        if verdict is None:
+            analyze = self._analyze
+            plain = (analyze("plain", word) or [""])[0]
+            hit = bool(plain) and (
+                plain in highlighter.plain
+                or any(plain.startswith(p) for p in highlighter.prefixes)
+                or (language != "en" and bool(highlighter.french_stems)
+                    and _first(analyze("fr", word)) in highlighter.french_stems)
+                or (language != "fr" and bool(highlighter.english_stems)
+                    and _first(analyze("en", word)) in highlighter.english_stems))
+            verdict = self._words[key] = (plain, hit)
+        return verdict
 
 
 def _candidates(document: SearchDocument) -> list[tuple[str, str]]:
@@ -95,44 +163,8 @@ def _joined(texts: Texts) -> list[tuple[str, str]]:
     return [(lang, " · ".join(values)) for lang, values in by_lang.items()]
 
 
-def _matches(text: str, lang: str, highlighter: Highlighter,
-             analyze: Analyze) -> list[tuple[int, int]]:
-    language = language_of(lang)
-    tokens = [(m.start(), m.end(), m.group()) for m in WORD_PATTERN.finditer(text)]
-    plains = [(analyze("plain", word) or [""])[0] for _, _, word in tokens]
-    marked = [False] * len(tokens)
-    for i, (_, _, word) in enumerate(tokens):
-        plain = plains[i]
-        if not plain:
-            continue
-        if plain in highlighter.plain or any(plain.startswith(p) for p in highlighter.prefixes):
-            marked[i] = True
-        elif language != "en" and highlighter.french_stems and \
-                _stem(analyze, "fr", word) in highlighter.french_stems:
-            marked[i] = True
-        elif language != "fr" and highlighter.english_stems and \
-                _stem(analyze, "en", word) in highlighter.english_stems:
-            marked[i] = True
-    for phrase in highlighter.phrases:
-        size = len(phrase)
-        for i in range(len(tokens) - size + 1):
-            if tuple(plains[i:i + size]) == phrase:
-                marked[i:i + size] = [True] * size
-    spans: list[tuple[int, int]] = []
-    for (start, end, _), hit in zip(tokens, marked, strict=True):
-        if not hit:
-            continue
-        if spans and not text[spans[-1][1]:start].strip():
-            # Adjacent marked words ("tour de taille") read better as one mark.
-            spans[-1] = (spans[-1][0], end)
-        else:
-            spans.append((start, end))
-    return spans
-
-
-def _stem(analyze: Analyze, language: str, word: str) -> str:
-    stems = analyze("fr" if language == "fr" else "en", word)
-    return stems[0] if stems else ""
+def _first(tokens: list[str]) -> str:
+    return tokens[0] if tokens else ""
 
 
 def _render(text: str, spans: list[tuple[int, int]], max_chars: int) -> str:

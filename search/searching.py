@@ -21,7 +21,7 @@ from search.documents import SearchDocument
 from search.engine import SearchEngine
 from search.facets import FACETS_BY_NAME, LABEL_SEPARATOR, count_field, split_counted
 from search.fields import ACCENTS, PLAIN_FIELDS
-from search.highlight import highlighter_for, snippet
+from search.highlight import Snippets, highlighter_for
 from search.plan import TextPlan, build_plan
 from search.query import Filters, SearchQuery
 from search.results import FacetCounts, FacetValue, GroupedHit, Hit, SearchResults
@@ -115,10 +115,10 @@ class IndexedEngine(SearchEngine, Generic[SnapshotT, RefT]):
         hits: tuple[Hit, ...] = ()
         groups: tuple[GroupedHit, ...] = ()
         highlighter = highlighter_for(parsed, self._analyze) if query.highlight else None
+        snippets = Snippets(highlighter, self._analyze)
 
         def hit(document: SearchDocument, score: float) -> Hit:
-            text = snippet(document, highlighter, self._analyze) if query.highlight else ""
-            return Hit(document, score, text)
+            return Hit(document, score, snippets(document) if query.highlight else "")
 
         if query.group:
             total, groups = self._grouped(snapshot, plan, query, hit)

@@ -79,7 +79,7 @@ from web.i18n import gettext_for
 from web.resources import resources
 from web.routing import Page, Resource
 from web.templating import url_for
-from web.views.accounts import render, sign_in_first
+from web.views.accounts import render
 from web.views.common import LANG_PARAM, Crumb, Texts, crumbs_home, texts
 from web.views.requests_common import (
     N_,
@@ -88,6 +88,7 @@ from web.views.requests_common import (
     form_errors,
     labels,
     read_form,
+    sign_in_to_see,
     translate,
 )
 
@@ -277,7 +278,7 @@ def _problems(request: Request, catalogue: Catalogue, project: Project | None,
 
 
 async def application(request: Request) -> Response:
-    if (redirect := sign_in_first(request)) is not None:
+    if (redirect := sign_in_to_see(request)) is not None:
         return redirect
     catalogue = resources(request).catalogue
     user = require_user(request)
@@ -330,7 +331,7 @@ def _take_out_of_basket(request: Request, catalogue: Catalogue, project: Project
 
 
 async def amend(request: Request) -> Response:
-    if (redirect := sign_in_first(request)) is not None:
+    if (redirect := sign_in_to_see(request)) is not None:
         return redirect
     catalogue = resources(request).catalogue
     user = require_user(request)
@@ -450,7 +451,7 @@ class MyRequestsJSON(TypedDict):
 
 
 def my_requests(request: Request) -> Page | Response:
-    if (redirect := sign_in_first(request)) is not None:
+    if (redirect := sign_in_to_see(request)) is not None:
         return redirect
     catalogue = resources(request).catalogue
     projects = my_projects(catalogue, require_user(request))

@@ -26,6 +26,8 @@ from catalogue.store import Store
 from web.auth import auth, current_user
 from web.i18n import gettext_for
 from web.resources import resources
+from web.routing import wants_json
+from web.views.accounts import sign_in_first
 
 BASKET_COOKIE = "catalogue_basket"
 
@@ -77,6 +79,12 @@ def can_post_forms(request: Request) -> bool:
     """True when the visitor has a session, so a form can carry a CSRF token without
     starting one (pages that only browse never start a session)."""
     return auth(request).session is not None
+
+
+def sign_in_to_see(request: Request) -> Response | None:
+    """A browser asking for a page that needs someone signed in goes to the sign-in page
+    (and comes back); JSON (``.json`` or ``Accept``) gets the 401 instead."""
+    return None if wants_json(request) else sign_in_first(request)
 
 
 def here(request: Request) -> str:

@@ -53,10 +53,18 @@ from web.i18n import LANGUAGES, gettext_for
 from web.resources import resources
 from web.routing import Page, QueryParam, Resource
 from web.templating import url_for
-from web.views.accounts import render, sign_in_first
+from web.views.accounts import render
 from web.views.common import LANG_PARAM, Crumb, Texts, crumbs_home, texts
 from web.views.requests import _id, cohort_block
-from web.views.requests_common import euros, form_errors, labels, read_form, translate, user_names
+from web.views.requests_common import (
+    euros,
+    form_errors,
+    labels,
+    read_form,
+    sign_in_to_see,
+    translate,
+    user_names,
+)
 
 
 class AccessRequestJSON(TypedDict):
@@ -123,7 +131,7 @@ def _page_data(request: Request, view: RequestView, *, errors: Mapping[str, str]
 
 
 def access_request(request: Request) -> Page | Response:
-    if (redirect := sign_in_first(request)) is not None:
+    if (redirect := sign_in_to_see(request)) is not None:
         return redirect
     catalogue = resources(request).catalogue
     view = view_request(catalogue, require_user(request), _id(request))
@@ -228,7 +236,7 @@ class ReviewsJSON(TypedDict):
 
 
 def reviews(request: Request) -> Page | Response:
-    if (redirect := sign_in_first(request)) is not None:
+    if (redirect := sign_in_to_see(request)) is not None:
         return redirect
     catalogue = resources(request).catalogue
     user = require_user(request)

@@ -11,7 +11,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, and_, exists, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 
 from catalogue.codec import decode_item
 from catalogue.model import Identity, Reference, parse_urn
@@ -45,6 +45,20 @@ def _stored(row: Any) -> StoredItem:
 def _base() -> Select[Any]:
     return select(*_ITEM_COLUMNS).select_from(_JOINED).where(
         publications.c.complete.is_(True))
+
+
+def _identity_in(keys: Sequence[tuple[str, str]]) -> ColumnElement[bool]:
+    """SQL condition: (agency, item_id) is one of ``keys``.
+
+    Written as ``agency = ? AND item_id IN (...)`` per agency, OR-ed: SQLite does not use
+    ``ix_items_identity`` for a row-value ``(agency, item_id) IN (VALUES ...)`` and scanned
+    the whole items table instead (0.6 s per call with 200,000 variables, against 20 ms).
+    """
+    by_agency: dict[str, list[str]] = {}
+    for agency, item_id in keys:
+        by_agency.setdefault(agency, []).append(item_id)
+    return or_(*(and_(items.c.agency == agency, items.c.item_id.in_(ids))
+                 for agency, ids in by_agency.items()))
 
 
 def _newest_first(query: Select[Any]) -> Select[Any]:
@@ -106,7 +120,7 @@ class ItemQueries:
             for start in range(0, len(keys), _CHUNK):
                 chunk = keys[start:start + _CHUNK]
                 query = _newest_first(_base().where(
-                    tuple_(items.c.agency, items.c.item_id).in_(chunk)))
+                    _identity_in(chunk)))
                 for row in conn.execute(query):
                     by_key.setdefault((row.agency, row.item_id), []).append(_stored(row))
         out: dict[tuple[str, str, str | None], StoredItem] = {}
@@ -252,7 +266,7 @@ class ItemQueries:
                 chunk = keys[start:start + _CHUNK]
                 query = select(items.c.agency, items.c.item_id, items.c.version,
                                items.c.versionable).where(
-                    tuple_(items.c.agency, items.c.item_id).in_(chunk))
+                    _identity_in(chunk))
                 for row in conn.execute(query):
                     key = (row.agency, row.item_id)
                     versions.setdefault(key, set()).add(row.version)

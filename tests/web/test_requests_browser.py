@@ -20,8 +20,9 @@ from urllib.parse import urlsplit
 import pypdfium2
 import pytest
 from conftest import publish
+from test_browser import axe_source as axe_source  # noqa: F401 - fixture
 from test_browser import browser as browser  # noqa: F401 - the shared Chromium fixture
-from test_browser import serving
+from test_browser import check_accessibility, serving
 
 from catalogue.accounts import create_user
 from catalogue.accounts_mail import outbox_messages
@@ -73,8 +74,9 @@ def _confirmation_path(settings: Settings, to: str) -> str:
 def _watch(page: Any) -> list[str]:
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    # 422 is the answer to a submission with fields to complete, which the test makes
     page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if (
-        r.status >= 400 and not r.url.endswith("/favicon.ico")) else None)
+        r.status >= 400 and r.status != 422 and not r.url.endswith("/favicon.ico")) else None)
     return problems
 
 
@@ -98,7 +100,8 @@ def _pdf_pages(page: Any, link_name: str) -> int:
 
 
 def test_from_search_to_approved_request(browser: Any,  # noqa: F811 - the fixture
-                                         journey_server: tuple[str, Settings]) -> None:
+                                         journey_server: tuple[str, Settings],
+                                         axe_source: str) -> None:  # noqa: F811
     from playwright.sync_api import expect  # noqa: PLC0415
 
     base, settings = journey_server
@@ -124,6 +127,7 @@ def test_from_search_to_approved_request(browser: Any,  # noqa: F811 - the fixtu
     page.locator("a.basket-link").click()
     expect(page.locator("main")).to_contain_text("A CASD secure workspace is required.")
     expect(page.locator("section.basket-cohort h2")).to_have_count(2)
+    check_accessibility(page, axe_source)
 
     # sign up, confirm through the outbox, sign in: the basket follows
     page.locator("nav.account-nav").get_by_role("link", name="Sign up").click()
@@ -146,9 +150,17 @@ def test_from_search_to_approved_request(browser: Any,  # noqa: F811 - the fixtu
     page.get_by_role("button", name="Start an access request with these variables").click()
     expect(page.locator("h1")).to_have_text("Untitled project")
 
-    # fill the request, section by section, and save
+    # submitting it empty says, next to each field, what it needs
     expect(page.locator("fieldset.cohort > legend")).to_have_text(
         [re.compile("^Elfe"), re.compile("^GAZEL")])
+    page.get_by_role("button", name="Submit the application").click()
+    expect(page.locator(".error-summary")).to_contain_text("describe the method")
+    expect(_field(page, "protocol.method")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator('[id="protocol.method-error"]')).to_have_text(
+        "Error: describe the method")
+    check_accessibility(page, axe_source)
+
+    # fill the request, section by section, and save
     _field(page, "title").fill("Physiotherapy after preterm birth")
     _field(page, "protocol.objectives").fill("Relate early weight to later care use.")
     _field(page, "protocol.method").fill("Linked longitudinal analysis.")
@@ -172,6 +184,7 @@ def test_from_search_to_approved_request(browser: Any,  # noqa: F811 - the fixtu
     _field(page, "requests.gazel.casd.users").fill("2")
     page.locator("#section-casd").get_by_role("button", name="Save the draft").click()
     expect(page.locator("table.estimate .estimate-total")).to_have_text("€3,720.00")
+    check_accessibility(page, axe_source)
 
     # come back later, and submit
     page.goto(f"{base}/")
@@ -195,8 +208,10 @@ def test_from_search_to_approved_request(browser: Any,  # noqa: F811 - the fixtu
     form.get_by_role("button", name="Sign in").click()
     desk.locator("nav.basket-nav").get_by_role("link", name="Reviews").click()
     expect(desk.locator("main tbody tr")).to_have_count(1)
+    check_accessibility(desk, axe_source)
     desk.locator("main tbody a").click()
     desk.get_by_role("button", name="Start the review").click()
+    check_accessibility(desk, axe_source)
     desk.get_by_label("Reason").fill("Justify the SNDS variable on its own.")
     desk.get_by_role("button", name="Request changes").click()
     expect(desk.locator("p.request-state")).to_have_text("State: Changes requested")
@@ -210,6 +225,7 @@ def test_from_search_to_approved_request(browser: Any,  # noqa: F811 - the fixtu
     page.get_by_role("button", name="Save and resubmit").click()
     expect(page.get_by_role("status")).to_contain_text("resubmitted")
     expect(page.locator("ol.timeline")).to_contain_text("Justify the SNDS variable on its own.")
+    check_accessibility(page, axe_source)
 
     # the reviewer approves
     desk.reload()

@@ -8,6 +8,7 @@ latest version of each item among publications not withdrawn) is a query, not a 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine.url import make_url
+from sqlalchemy.exc import OperationalError
 
 from catalogue.store.accounts import AccountQueries
 from catalogue.store.items import ItemQueries
@@ -34,7 +36,20 @@ class Store(PublicationQueries, ItemQueries, AccountQueries, RequestQueries):
         self.engine: Engine = create_engine(url, future=True)
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+        self._create_schema()
+
+    def _create_schema(self) -> None:
+        """Create missing tables. Several processes (web workers) may start on an empty
+        data directory at once: the one that loses the race finds the tables made by
+        the other and checks again."""
+        for attempt in range(5):
+            try:
+                metadata.create_all(self.engine)
+                return
+            except OperationalError as exc:
+                if "already exists" not in str(exc) or attempt == 4:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

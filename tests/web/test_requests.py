@@ -94,7 +94,7 @@ async def test_the_application_is_pre_filled_saved_and_submitted(visitors: Any) 
     assert errors["funding.industrial"] == "say whether the project has industrial funding"
     assert errors[f"{GAZEL_PREFIX}.charter_accepted"] == "the PI must accept the cohort's charter"
     wave = next(n for n in errors if n.startswith(f"{GAZEL_PREFIX}.groups."))
-    assert errors[wave] == "justify the use of these 1 variables, as a group or one by one"
+    assert errors[wave] == "justify the use of this variable, in its group or on its own"
     method = doc.get_element_by_id("protocol.method")
     assert method.get("aria-invalid") == "true"
     assert "protocol.method-error" in method.get("aria-describedby").split()

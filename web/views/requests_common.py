@@ -206,6 +206,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^at most (?P<limit>\d+) members$", N_("at most %(limit)s members")),
         (r"^at most (?P<limit>\d+) variables per request$",
          N_("at most %(limit)s variables per request")),
+        (r"^justify the use of these 1 variables, as a group or one by one$",
+         N_("justify the use of this variable, in its group or on its own")),
         (r"^justify the use of these (?P<count>\d+) variables, as a group or one by one$",
          N_("justify the use of these %(count)s variables, as a group or one by one")),
         (r"^this variable belongs to (?P<cohort>\S+), not to (?P<other>\S+)$",

@@ -272,17 +272,13 @@ def _stage(settings: Settings, store: Store, *, user: User, history: CohortHisto
         current = baseline(history, series)
         before = ItemSet.of_publication(store, current.id) if current else ItemSet()
         diff = Diff(DiffSide.of_publication(current) if current else None,
-                    DiffSide(_title(store, current), file_name, upload=token),
+                    DiffSide(LangText(), file_name, upload=token),
                     compare_items(before, items))
     staged = StagedUpload(token, directory, user.id, history.slug, file_name, source_type,
                           size, sha256, now_iso(), report, tuple(sorted(agencies)), series,
                           ddi_name, diff)
     _save(staged)
     return staged
-
-
-def _title(store: Store, current: Publication | None) -> LangText:
-    return current.title if current is not None else LangText()
 
 
 def check_ddi(path: Path, settings: Settings, store: Store, display: str

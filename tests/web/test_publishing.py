@@ -492,3 +492,24 @@ async def test_an_index_failure_does_not_undo_the_publication(
     assert done.status_code == 303  # published: the index catches up when a worker starts
     assert store.get_publication(3).published_by == "pub@example.org"
     assert 3 in store.unindexed_publications(settings.search_engine)
+
+
+async def test_a_dictionary_with_its_study_facts(new_client: NewClient) -> None:
+    client = await new_client("pub@example.org")
+    table = GAZEL.dictionary.read_bytes().replace(LABEL.encode(), NEW_LABEL.encode(), 1)
+    token = await form_token(client, "/publications/upload")
+    staged = await client.post("/publications/upload", data={"csrf_token": token,
+                                                             "cohort": "gazel"}, files={
+        "file": ("gazel-dictionary.csv", table, "text/csv"),
+        "study": ("gazel-dictionary.study.csv", GAZEL.study.read_bytes(), "text/csv")})
+    assert staged.status_code == 303
+    shown = await client.get(staged.headers["location"])
+    assert "data dictionary (csv)" in text_of(shown, "//dl")
+    assert "Changed: 1," in text_of(shown, "//section[@class='preview']")
+    [ddi] = page(shown).xpath("//a[contains(@href,'/ddi.xml')]/@href")
+    xml = await client.get(ddi)
+    assert xml.status_code == 200 and xml.headers["content-type"].startswith("application/xml")
+    assert NEW_LABEL.encode() in xml.content
+    assert 'filename="gazel-dictionary.xml"' in xml.headers["content-disposition"]
+    other = await new_client("elfe@example.org")
+    assert (await other.get(ddi)).status_code == 404  # someone else's upload

@@ -7,6 +7,7 @@ languages."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -420,6 +421,14 @@ async def test_withdrawal_from_the_web(new_client: NewClient, store: Store) -> N
     again = await publisher.post("/publications/3/withdraw", data={"csrf_token": token,
                                                                    "reason": "twice"})
     assert again.status_code in (403, 409)
+    # the cohort is still browsed from its first publication; withdrawn too, it is not
+    assert (await publisher.get("/cohorts/gazel")).status_code == 200
+    await publisher.post(f"/publications/{GAZEL_ID}/withdraw",
+                         data={"csrf_token": token, "reason": "all of it"})
+    assert (await publisher.get("/cohorts/gazel")).status_code == 404
+    home = (await publisher.get("/index.json")).json()
+    assert "gazel" not in json.dumps(home)
+    assert (await publisher.get(f"/variables/{CHANGED_URN}:1")).status_code == 200
 
 
 # -- forms and languages --------------------------------------------------------------------------

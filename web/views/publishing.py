@@ -169,8 +169,17 @@ def history(request: Request) -> Page:
 # -- comparing ------------------------------------------------------------------------------
 
 
+#: Diffs of publications holding more items than this (together) are not kept in the
+#: page cache: they weigh too much to keep, and are rarely looked at twice.
+CACHED_DIFF_ITEMS = 50_000
+
+
 def _diff(request: Request, before: int | None, after: int) -> Diff:
     res = resources(request)
+    sides = [p for p in (before, after) if p is not None]
+    items = sum(res.store.get_publication(p).item_count for p in sides)
+    if items > CACHED_DIFF_ITEMS:
+        return compare_publications(res.store, before, after)
     return res.catalogue.cached(("publication-diff", str(before), str(after)),
                                 lambda: compare_publications(res.store, before, after))
 

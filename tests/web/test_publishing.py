@@ -522,3 +522,26 @@ async def test_a_dictionary_with_its_study_facts(new_client: NewClient) -> None:
     assert 'filename="gazel-dictionary.xml"' in xml.headers["content-disposition"]
     other = await new_client("elfe@example.org")
     assert (await other.get(ddi)).status_code == 404  # someone else's upload
+
+
+async def test_access_requests_keep_a_withdrawn_version(new_client: NewClient,
+                                                        store: Store) -> None:
+    from catalogue.browse import Catalogue
+    from catalogue.requests import start_application
+
+    publisher = await new_client("pub@example.org")
+    staged = await upload(publisher, gazel_v2())
+    token = await form_token(publisher, staged.headers["location"])
+    await publisher.post(staged.headers["location"] + "/publish", data={"csrf_token": token})
+    researcher = store.user_by_email("ada@example.org")
+    project = start_application(Catalogue(store), researcher, urns=[f"{CHANGED_URN}:2"],
+                                title="Couples")
+    [request] = project.requests
+    done = await publisher.post("/publications/3/withdraw", data={
+        "csrf_token": token, "reason": "labels not checked"})
+    assert done.status_code == 303
+    applicant = await new_client("ada@example.org")
+    shown = await applicant.get(f"/requests/{request.id}.json")
+    assert shown.status_code == 200
+    assert f"{CHANGED_URN}:2" in json.dumps(shown.json()["data_requested"])
+    assert (await applicant.get(f"/requests/{request.id}")).status_code == 200

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
+import itertools
 import json
 import os
 import random
@@ -255,18 +257,32 @@ def wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 600
 
 # -- the load ---------------------------------------------------------------------------------
 
-def url_mix(variables: int, waves: int, seed: int = 7) -> Iterator[tuple[str, str]]:
-    """(kind, path) forever: what a crowd of researchers would ask for."""
+def url_mix(variables: int, waves: int, uniform: bool, seed: int = 7
+            ) -> Iterator[tuple[str, str]]:
+    """(kind, path) forever: what a crowd of researchers would ask for.
+
+    Questions are drawn with Zipf-like popularity (the k-th most asked-for question
+    weighs 1/k), as on a catalogue whose variables are cited and linked unevenly; with
+    ``uniform``, every variable is as likely (a crawler's pattern: the worst case for
+    the caches)."""
     rng = random.Random(seed)
     questions = max(1, variables // waves)
+    weights = [1.0 / (k + 1) for k in range(questions)]
+    cumulative = list(itertools.accumulate(weights))
+
+    def pick_question() -> int:
+        if uniform:
+            return rng.randrange(questions)
+        return bisect.bisect(cumulative, rng.random() * cumulative[-1])
+
     bundled = ["urn:ddi:fr.gazel:var-Q1993-TABAC_STATUT_93",
-               "urn:ddi:fr.constances:var-INC-EX_IMC_INC",
+               "urn:ddi:fr.constances:var-INC-IMC_INC",
                "urn:ddi:fr.elfe:var-MAT-MAT_AGE_MERE_MAT"]
     cohorts = ["constances", "gazel", "elfe", "epipage2", "synthetica"]
     terms = [w for pair in WORDS for w in pair] + ["tabac", "tobacco", "sommeil", "imc"]
     while True:
         roll = rng.random()
-        q, wave = rng.randrange(questions), rng.randint(1, waves)
+        q, wave = min(pick_question(), questions - 1), rng.randint(1, waves)
         variable = (f"urn:ddi:{AGENCY}:v-{wave}-{q}" if rng.random() < 0.8
                     else rng.choice(bundled))
         term = quote(rng.choice(terms))
@@ -327,8 +343,8 @@ async def _worker(port: int, urls: Iterator[tuple[str, str]], until: float,
 
 
 async def drive(port: int, connections: int, duration: float, variables: int,
-                waves: int) -> dict[str, object]:
-    urls = url_mix(variables, waves)
+                waves: int, uniform: bool) -> dict[str, object]:
+    urls = url_mix(variables, waves, uniform)
     samples: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
     # Warm up each worker's caches of the structure (not measured).
@@ -387,11 +403,13 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT / "bench" / "out" / "web-data")
     parser.add_argument("--schemas", type=Path, default=Path(os.environ.get(
         "CATALOGUE_DDI_SCHEMAS", ROOT.parent / "shared" / "ddi-schemas")))
+    parser.add_argument("--uniform", action="store_true",
+                        help="every variable as likely (default: Zipf-like popularity)")
     parser.add_argument("--drive", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drive:  # the load generator's own process
         result = asyncio.run(drive(args.drive, args.connections, args.duration,
-                                   args.variables, args.waves))
+                                   args.variables, args.waves, args.uniform))
         print(json.dumps(result))
         return
     prepare(args.data, args.schemas, args.variables, args.waves)
@@ -408,8 +426,10 @@ def main() -> None:
         driver = subprocess.run(
             [sys.executable, __file__, "--drive", str(port), "--connections",
              str(args.connections), "--duration", str(args.duration), "--variables",
-             str(args.variables), "--waves", str(args.waves)],
+             str(args.variables), "--waves", str(args.waves)]
+            + (["--uniform"] if args.uniform else []),
             check=True, capture_output=True, text=True)
+        print("URNs drawn " + ("uniformly" if args.uniform else "with Zipf-like popularity"))
         report(json.loads(driver.stdout), args.connections)
     finally:
         server.terminate()

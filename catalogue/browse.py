@@ -488,6 +488,13 @@ def _categories(code_list: CodeList | None,
 
 def _variables_of_question(catalogue: Catalogue, question: Identity
                            ) -> tuple[VariableInWave, ...]:
+    # Shared by the question's page and the page of each of its variables.
+    return catalogue.cached(("question-variables", question.urn),
+                            lambda: _find_variables_of_question(catalogue, question))
+
+
+def _find_variables_of_question(catalogue: Catalogue, question: Identity
+                                ) -> tuple[VariableInWave, ...]:
     found = []
     for stored in catalogue.store.referrers(question, roles=("question",), kinds=("Variable",)):
         variable = stored.item

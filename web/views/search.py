@@ -33,6 +33,8 @@ MAX_QUERY_LENGTH = 500
 #: Deep pages cost the index more than anyone reads them.
 MAX_RESULT_OFFSET = 10_000
 PAGE_SIZE = 20
+#: Variables listed under a grouped result; the question's page lists them all.
+MEMBERS_SHOWN = 8
 FACET_ORDER = ("cohort", "topic", "kind", "wave", "year", "response_type", "access",
                "instrument")
 FACETS_SHOWN = 8
@@ -49,15 +51,19 @@ class SearchRequest:
     group: bool
 
     def pairs(self, *, page: int | None = None, text: str | None = None,
-              filters: Filters | None = None, group: bool | None = None
-              ) -> list[tuple[str, object]]:
-        """Query-string pairs for this search with some parts changed (page 1 by default)."""
+              filters: Filters | None = None, group: bool | None = None,
+              facet: tuple[str, Sequence[str]] | None = None) -> list[tuple[str, object]]:
+        """Query-string pairs for this search with some parts changed (page 1 by default);
+        ``facet`` replaces the values of one facet."""
         out: list[tuple[str, object]] = []
         query = self.text if text is None else text
         if query:
             out.append(("q", query))
-        for facet, values in (self.filters if filters is None else filters).active():
-            out.extend((facet, v) for v in values)
+        chosen = dict((self.filters if filters is None else filters).active())
+        if facet is not None:
+            chosen[facet[0]] = tuple(facet[1])
+        for name in FACET_NAMES:
+            out.extend((name, v) for v in chosen.get(name, ()))
         if not (self.group if group is None else group):
             out.append(("group", "0"))
         if self.page_size != PAGE_SIZE:
@@ -174,6 +180,7 @@ class ResultEntry:
 
     best: ResultHit
     members: tuple[ResultHit, ...]
+    #: Variables in the group (all of them, not only the ones listed).
     size: int
 
     @property
@@ -183,7 +190,7 @@ class ResultEntry:
 
     @property
     def more(self) -> bool:
-        """True when the group has more members than the ones listed."""
+        """True when the group has more variables than the ones listed."""
         return self.size > len(self.members)
 
 
@@ -280,17 +287,14 @@ def facet_groups(request: Request, search: SearchRequest, results: SearchResults
         if counts is None or not counts.values:
             continue
         links = []
+        current = search.filters.values(name)
         for value in counts.values:
-            chosen = list(search.filters.values(name))
-            chosen = [v for v in chosen if v != value.value] if value.selected \
-                else [*chosen, value.value]
-            changed = Filters.from_pairs(
-                [(f, v) for f, vs in search.filters.without(name).active() for v in vs]
-                + [(name, v) for v in chosen])
+            chosen = [v for v in current if v != value.value] if value.selected \
+                else [*current, value.value]
             links.append(FacetLink(value.value, facet_label(request, name, value.value,
                                                             value.label, state, names),
                                    value.count, value.selected,
-                                   with_query(base, search.pairs(filters=changed))))
+                                   with_query(base, search.pairs(facet=(name, chosen)))))
         groups.append(FacetGroup(name, titles[name], tuple(links)))
     return tuple(groups)
 
@@ -384,9 +388,12 @@ def search_page(request: Request) -> Page:
         return body
 
     if results.groups:
-        entries = tuple(ResultEntry(_result_hit(request, g.best, lang, state),
-                                    tuple(_result_hit(request, h, lang, state) for h in g.hits),
-                                    g.size) for g in results.groups)
+        entries = tuple(ResultEntry(
+            _result_hit(request, g.best, lang, state),
+            tuple(_result_hit(request, h, lang, state)
+                  for h in [m for m in g.hits if m.document.kind == "variable"][:MEMBERS_SHOWN]),
+            g.size - sum(1 for m in g.hits if m.document.kind != "variable"))
+            for g in results.groups)
     else:
         entries = tuple(ResultEntry(_result_hit(request, h, lang, state), (), 1)
                         for h in results.hits)

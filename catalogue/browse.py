@@ -345,9 +345,10 @@ def _wave_page(catalogue: Catalogue, urn: str) -> WavePage:
     if wave is None:
         raise NotFound(f"{stored.urn} is not part of a cohort's waves in its publication")
     cohort = next((c for c in structure.cohorts if wave in c.waves), None)
-    datasets = tuple(Ref.of(i) for i in structure.skeleton.values()
-                     if i.element in _DATASET_ELEMENTS
-                     and wave.study in structure.enclosing(i, ("StudyUnit",)))
+    candidates = catalogue.cached(("datasets", str(stored.publication_id)), lambda: tuple(
+        i for i in structure.skeleton.values() if i.element in _DATASET_ELEMENTS))
+    datasets = tuple(Ref.of(i) for i in candidates
+                     if wave.study in structure.enclosing(i, ("StudyUnit",)))
     siblings = list(cohort.waves) if cohort else [wave]
     index = siblings.index(wave)
     located = _locate(catalogue, stored)

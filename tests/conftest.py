@@ -5,8 +5,10 @@ DDI-L 3.3 documents written by the tests themselves."""
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,3 +224,21 @@ def ddi(tmp_path: Path) -> SmallDDI:
     directory = tmp_path / "ddi"
     directory.mkdir()
     return SmallDDI(directory)
+
+
+LargeWriter = Callable[[Path, int], int]
+
+
+@pytest.fixture(scope="session")
+def write_large_ddi() -> LargeWriter:
+    """``write_large_ddi(path, variables) -> bytes written``: bench/ingest.py's generator
+    of schema-valid DDI-L 3.3 publications, streamed to disk (about 2.5 kB a variable,
+    each with its question, code list and bilingual labels; agency ``fr.bench``, items
+    ``v0``, ``q0``, ``cl0``...)."""
+    spec = importlib.util.spec_from_file_location("bench_ingest", REPO / "bench" / "ingest.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    writer: LargeWriter = module.write_publication
+    return writer

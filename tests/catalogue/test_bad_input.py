@@ -4,7 +4,6 @@ what is published, and a publish killed midway."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -13,15 +12,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import CliResult, CliRunner, SmallDDI
+    from conftest import CliResult, CliRunner, LargeWriter, SmallDDI
 
-REPO = Path(__file__).resolve().parents[2]
 DDI33 = 'xmlns:ddi="ddi:instance:3_3"'
 
 
@@ -41,16 +38,6 @@ def assert_refused(result: CliResult, *phrases: str) -> None:
     assert "Traceback" not in text
     for phrase in phrases:
         assert phrase in text, text
-
-
-def bench_ingest() -> ModuleType:
-    """bench/ingest.py: its generator writes large, schema-valid DDI-L 3.3 files."""
-    spec = importlib.util.spec_from_file_location("bench_ingest", REPO / "bench" / "ingest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def catalogue_env(schema_dir: Path, data_dir: Path) -> dict[str, str]:
@@ -176,9 +163,10 @@ def run_measured(args: list[str], env: dict[str, str]) -> dict[str, Any]:
 
 
 @pytest.mark.slow
-def test_a_200_mb_file_is_validated_in_bounded_memory(tmp_path: Path, schema_dir: Path) -> None:
+def test_a_200_mb_file_is_validated_in_bounded_memory(tmp_path: Path, schema_dir: Path,
+                                                      write_large_ddi: LargeWriter) -> None:
     path = tmp_path / "large.xml"
-    size = bench_ingest().write_publication(path, 80_000)
+    size = write_large_ddi(path, 80_000)
     assert size > 200_000_000
 
     result = run_measured([sys.executable, "-m", "catalogue.cli", "validate", "--format", "json",
@@ -334,13 +322,14 @@ def _wait_for_writes(process: subprocess.Popen[bytes], data_dir: Path, timeout: 
 
 @pytest.mark.slow
 def test_a_publish_killed_midway_leaves_the_previous_state(
-        cli: CliRunner, ddi: SmallDDI, tmp_path: Path, data_dir: Path, schema_dir: Path) -> None:
+        cli: CliRunner, ddi: SmallDDI, tmp_path: Path, data_dir: Path, schema_dir: Path,
+        write_large_ddi: LargeWriter) -> None:
     small = ddi.write("small.xml", ddi.scheme(
         "l:VariableScheme", "vs", ddi.variable("v1", "AGE", {"fr": "Âge"})))
     assert cli("publish", small).code == 0
     before = cli("list", "--json").json()
     large = tmp_path / "large.xml"
-    bench_ingest().write_publication(large, 20_000)
+    write_large_ddi(large, 20_000)
 
     process = subprocess.Popen(
         [sys.executable, "-m", "catalogue.cli", "publish", str(large)],

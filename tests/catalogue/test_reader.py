@@ -3,7 +3,6 @@ written here, the XML of each item kept, facts-only reading, and bounded memory.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -20,9 +19,7 @@ from ddi_schemas.profile import ProfileChecker
 from ddi_schemas.registry import load_schema
 
 if TYPE_CHECKING:
-    from conftest import SmallDDI
-
-REPO = Path(__file__).resolve().parents[2]
+    from conftest import LargeWriter, SmallDDI
 
 
 def read(path: Path, schema_dir: Path, **options: object) -> list[ReadItem]:
@@ -130,42 +127,52 @@ def test_facts_mode_checks_without_building_items(ddi: SmallDDI, schema_dir: Pat
     assert rules == ["reference-dangling", "variable-label", "variable-name"]
 
 
+#: Reads a file (``reader``: through DocumentReader; ``tree``: lxml.etree.parse whole) and
+#: prints the item count and peak RSS. VmHWM, not getrusage: a child's ru_maxrss also
+#: counts the process it was forked from (pytest, grown by the tests before this one).
+_READ_AND_MEASURE = r"""
+import json, re, sys
+from pathlib import Path
+
+mode, path, schemas = sys.argv[1:]
+count = 0
+if mode == "reader":
+    from catalogue.reader import DocumentReader
+    from ddi_schemas.inspect import inspect_document
+    from ddi_schemas.registry import load_schema
+
+    info = inspect_document(Path(path))
+    reader = DocumentReader(info, load_schema("3.3", Path(schemas)), keep_xml=True)
+    count = sum(1 for _ in reader)
+else:
+    from lxml import etree
+
+    etree.parse(path)
+with open("/proc/self/status") as status:
+    peak_kb = int(re.search(r"VmHWM:\s+(\d+)", status.read()).group(1))
+print(json.dumps({"items": count, "peak_kb": peak_kb}))
+"""
+
+
+def read_and_measure(mode: str, path: Path, schema_dir: Path) -> dict[str, int]:
+    done = subprocess.run([sys.executable, "-c", _READ_AND_MEASURE, mode, str(path),
+                           str(schema_dir)], capture_output=True, text=True, check=True,
+                          timeout=600)
+    result: dict[str, int] = json.loads(done.stdout)
+    return result
+
+
 @pytest.mark.slow
-def test_reading_keeps_memory_bounded(tmp_path: Path, schema_dir: Path) -> None:
-    spec = importlib.util.spec_from_file_location("bench_ingest", REPO / "bench" / "ingest.py")
-    assert spec is not None and spec.loader is not None
-    ingest = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = ingest
-    spec.loader.exec_module(ingest)
+def test_reading_keeps_memory_bounded(tmp_path: Path, schema_dir: Path,
+                                      write_large_ddi: LargeWriter) -> None:
     path = tmp_path / "large.xml"
-    size = ingest.write_publication(path, 8_000)
-    script = (
-        "import json, resource, sys\nfrom pathlib import Path\n"
-        "from catalogue.reader import DocumentReader\n"
-        "from ddi_schemas.inspect import inspect_document\n"
-        "from ddi_schemas.registry import load_schema\n"
-        "info = inspect_document(Path(sys.argv[1]))\n"
-        "reader = DocumentReader(info, load_schema('3.3', Path(sys.argv[2])), keep_xml=True)\n"
-        "count = sum(1 for _ in reader)\n"
-        "print(json.dumps({'items': count,\n"
-        "  'maxrss_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))\n")
-    tree_script = ("import json, resource, sys\nfrom lxml import etree\n"
-                   "etree.parse(sys.argv[1])\n"
-                   "print(json.dumps({'maxrss_kb': "
-                   "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))\n")
+    assert write_large_ddi(path, 8_000) > 20_000_000
 
-    def run(*args: str) -> dict[str, int]:
-        done = subprocess.run([sys.executable, "-c", *args], capture_output=True, text=True,
-                              check=True, timeout=600)
-        result: dict[str, int] = json.loads(done.stdout)
-        return result
-
-    streamed = run(script, str(path), str(schema_dir))
-    whole_tree = run(tree_script, str(path))
+    streamed = read_and_measure("reader", path, schema_dir)
+    whole_tree = read_and_measure("tree", path, schema_dir)
 
     # 8,000 variables, questions and code lists, 24,000 codes, 2,400 categories, and the
     # instance, its resource package and four schemes
     assert streamed["items"] == 8_000 * 3 + 24_000 + 2_400 + 6
-    assert size > 20_000_000
-    assert streamed["maxrss_kb"] < 100 * 1024
-    assert streamed["maxrss_kb"] < whole_tree["maxrss_kb"] / 2
+    assert streamed["peak_kb"] < 100 * 1024
+    assert streamed["peak_kb"] < whole_tree["peak_kb"] / 2

@@ -14,12 +14,14 @@ import pytest
 from lxml import etree
 from requests_support import (
     ANA,
+    CLIENT,
     ELFE_REVIEWER,
     GAZEL_REVIEWER,
     KINE,
     SMOKE_V1,
     SMOKE_V2,
     WEIGHT,
+    Site,
     Visitor,
     complete,
     form_fields,
@@ -32,6 +34,8 @@ from requests_support import (
 from requests_support import accounts_site as accounts_site  # noqa: F401 - fixture
 from requests_support import anyio_backend as anyio_backend  # noqa: F401 - fixture
 from requests_support import visitors as visitors  # noqa: F401 - fixture
+
+from catalogue.accounts_model import AuditFilter
 
 pytestmark = pytest.mark.anyio
 GAZEL_PREFIX = "requests.gazel"
@@ -211,7 +215,7 @@ async def test_draft_actions_remove_cohort_add_basket_newer_version_delete(
     assert (await ana.get("/requests.json")).json() == {"projects": []}
 
 
-async def test_the_review_cycle(visitors: Any) -> None:
+async def test_the_review_cycle(accounts_site: Site, visitors: Any) -> None:
     ana: Visitor = visitors()
     await ana.sign_in(ANA)
     ids = await submitted_requests(ana, KINE, WEIGHT)
@@ -280,6 +284,16 @@ async def test_the_review_cycle(visitors: Any) -> None:
     assert [e["action"] for e in final["history"]] == [
         "submit", "start_review", "request_changes", "resubmit", "start_review", "approve"]
     assert {c["visibility"] for c in final["comments"]} == {"applicant", "internal"}
+    # every move is in the audit trail too: who, from where, why
+    audited = [e for e in accounts_site.store.audit_entries(
+        AuditFilter(action="request.transition")) if e.target == f"request:{gazel}"]
+    assert sorted((e.actor_email, e.details["to"]) for e in audited) == sorted([
+        (ANA, "submitted"), (GAZEL_REVIEWER, "under_review"),
+        (GAZEL_REVIEWER, "changes_requested"), (ANA, "submitted"),
+        (GAZEL_REVIEWER, "under_review"), (GAZEL_REVIEWER, "approved")])
+    assert {e.client for e in audited} == {CLIENT[0]}
+    assert any(e.details["comment"] == "Justify the SNDS variables one by one."
+               for e in audited)
 
     french = page(await ana.get(f"/requests/{gazel}?lang=fr"))
     assert text_of(french.xpath("//p[@class='request-state']")[0]) == "État : Approuvée"

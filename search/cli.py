@@ -20,7 +20,7 @@ def run_search(args: argparse.Namespace, settings: Settings) -> int:
     query = SearchQuery(text=args.query, filters=Filters.from_pairs(pairs), page=args.page,
                         page_size=args.page_size, group=args.group)
     store = Store(settings.store_url)
-    with open_index(settings) as engine:
+    with open_index(settings, store) as engine:
         catch_up(settings, store, engine)
         results = engine.search(query)
     if args.json:

@@ -25,15 +25,31 @@ from catalogue.structure import (
 )
 from search.documents import SearchDocument, Texts
 from search.engine import SearchEngine, open_engine
+from search.errors import IndexUnusable
 
 log = logging.getLogger(__name__)
 
 
-def open_index(settings: Settings) -> SearchEngine:
-    """The search engine chosen by the settings, on the data directory's index."""
+def open_index(settings: Settings, store: Store | None = None) -> SearchEngine:
+    """The search engine chosen by the settings, on the data directory's index.
+
+    An index this version cannot use (built by an older version, or damaged) is, when
+    the store is given, replaced by an empty one and every publication marked to be
+    indexed again, which :func:`catch_up` then does: the store is the source of truth.
+    """
     path = settings.index_dir
     path.mkdir(parents=True, exist_ok=True)
-    return open_engine(settings.search_engine, path)
+    try:
+        return open_engine(settings.search_engine, path)
+    except IndexUnusable as exc:
+        if store is None:
+            raise IndexUnusable(f"{exc.message}; run `catalogue reindex` to rebuild it "
+                                "from the store") from None
+        log.warning("search index replaced, it will be rebuilt from the store: %s",
+                    exc.message)
+        engine = open_engine(settings.search_engine, path, replace_unusable=True)
+        store.forget_indexed(list(store.publication_ids()))
+        return engine
 
 
 def _texts(text: LangText) -> Texts:
@@ -133,10 +149,7 @@ def _study_document(structure: PublicationStructure, study: Study) -> SearchDocu
 
 def current_urns(store: Store, publication_id: int) -> set[str]:
     """URNs of the publication's items that are current (not superseded, not withdrawn)."""
-    publication = store.get_publication(publication_id)
-    if publication.withdrawn:
-        return set()
-    return {s.item.urn for s in store.current_items_of_publication(publication_id)}
+    return store.current_urns_of_publication(publication_id)
 
 
 def index_publications(settings: Settings, store: Store, publication_ids: Iterable[int],
@@ -201,7 +214,9 @@ def reindex(settings: Settings, store: Store) -> int:
             if current:
                 yield from publication_documents(cache.get(pid), current)
 
-    with open_index(settings) as engine:
+    path = settings.index_dir
+    path.mkdir(parents=True, exist_ok=True)
+    with open_engine(settings.search_engine, path, replace_unusable=True) as engine:
         count = engine.rebuild(everything())
     store.reset_indexed(settings.search_engine, list(store.publication_ids()))
     return count

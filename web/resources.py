@@ -79,7 +79,7 @@ def resources(request: Request) -> Resources:
 @asynccontextmanager
 async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     store = Store(settings.store_url)
-    engine = open_index(settings)
+    engine = open_index(settings, store)
     try:
         indexed = catch_up(settings, store, engine)
         if indexed:

@@ -64,8 +64,11 @@ def _truthy(value: str | None) -> bool:
 
 
 def _int(value: str | None) -> int | None:
+    text = (value or "").strip()
+    if not text:  # the common case: no attribute at all (raising costs more than this)
+        return None
     try:
-        return int((value or "").strip())
+        return int(text)
     except ValueError:
         return None
 

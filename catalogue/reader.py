@@ -26,6 +26,7 @@ from typing import Literal
 
 from lxml import etree
 
+from catalogue.codec import encode_item
 from catalogue.ddi_text import XML_LANG, inherited_lang, lang_text
 from catalogue.errors import UnusableInput
 from catalogue.model import AnyItem, Identity, LangText, Reference, parse_urn
@@ -46,6 +47,9 @@ class ReadItem:
     #: False for identifiables that are not versionable (codes, parameters...): those
     #: are often referenced with another item's version and resolve by Agency+ID.
     versionable: bool = True
+    #: The item's canonical JSON (catalogue.codec.encode_item), computed once while
+    #: reading: it fingerprints the content for the profile rules and is what is stored.
+    data: str | None = None
 
 
 @dataclass
@@ -198,15 +202,17 @@ class DocumentReader:
         for nested, identity in scan.nested:
             item = build_item(self, nested, identity, scan.references.get(nested, ()),
                               self._owner_identity(nested, element, owners))
-            self._check_item(nested, item, versionable=False)
+            data = encode_item(item)
+            self._check_item(nested, item, data, versionable=False)
             self.summary.item_count += 1
-            yield ReadItem(item, versionable=nested.tag in self.schema.versionable)
+            yield ReadItem(item, versionable=nested.tag in self.schema.versionable, data=data)
         item = build_item(self, element, scan.identity,
                           scan.references.get(element, ()), parent)
-        self._check_item(element, item, versionable=versionable)
+        data = encode_item(item)
+        self._check_item(element, item, data, versionable=versionable)
         xml = etree.tostring(element, encoding="utf-8") if self.keep_xml else None
         self.summary.item_count += 1
-        yield ReadItem(item, xml)
+        yield ReadItem(item, xml, data=data)
         _detach(element)
 
     def _is_ddi_root(self, element: etree._Element) -> bool:
@@ -354,7 +360,8 @@ class DocumentReader:
             if self.checker is not None:
                 self.checker.language(lang, holder.sourceline, lambda: self.item_path(holder))
 
-    def _check_item(self, element: etree._Element, item: AnyItem, *, versionable: bool) -> None:
+    def _check_item(self, element: etree._Element, item: AnyItem, data: str, *,
+                    versionable: bool) -> None:
         checker = self.checker
         if checker is None:
             return
@@ -364,7 +371,7 @@ class DocumentReader:
         def path() -> str:
             return self.item_path(element)
 
-        checker.identity(ident.agency, ident.id, ident.version, hash(item),
+        checker.identity(ident.agency, ident.id, ident.version, hash(data),
                          versionable=versionable, line=line, path=path)
         if item.version_date:
             self.note_date(item.version_date, "versionDate", element)

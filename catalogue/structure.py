@@ -60,6 +60,8 @@ _HOLDER_ELEMENTS = re.compile(
 _NOT_HOLDING = frozenset({"concept", "universe", "question", "code_list", "grid_code_list",
                           "category", "broader", "instruction", "top_level", "funder"})
 _CHUNK = 1000
+#: Items kept resolved while a publication's variables are read (shared code lists...).
+_RESOLVED_CACHE = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +205,11 @@ class PublicationStructure:
                             self._held.setdefault(item.identity, []).append(target.identity)
         self._construct_parents = self._index_constructs()
         self._asking: dict[str, tuple[Instrument, ...]] = {}
+        self._wave_memo: dict[tuple[Identity | None, tuple[Identity, ...]], Wave | None] = {}
+        self._cohort_memo: dict[tuple[Identity | None, tuple[Identity, ...]],
+                                Cohort | None] = {}
+        self._resolved: OrderedDict[tuple[str, str, str | None], StoredItem | None] = (
+            OrderedDict())
         self.cohorts = self._find_cohorts()
         self._wave_of_study = {w.study.identity: w for c in self.cohorts for w in c.waves}
 
@@ -326,14 +333,33 @@ class PublicationStructure:
             frontier = following
         return out
 
+    def _placement(self, item: Item) -> tuple[Identity | None, tuple[Identity, ...]]:
+        """What decides where an item sits: its parent and the holders referencing it.
+        Every variable of one scheme shares it, so waves and cohorts are worked out once
+        per scheme, not once per variable."""
+        return item.parent, tuple(self._holders.get(item.identity.key, ()))
+
     def wave_of(self, item: Item) -> Wave | None:
+        key = self._placement(item)
+        if key in self._wave_memo:
+            return self._wave_memo[key]
+        found = None
         for study in self.enclosing(item, ("StudyUnit",)):
-            wave = self._wave_of_study.get(study.identity)
-            if wave is not None:
-                return wave
-        return None
+            found = self._wave_of_study.get(study.identity)
+            if found is not None:
+                break
+        self._wave_memo[key] = found
+        return found
 
     def cohort_of(self, item: Item) -> Cohort | None:
+        key = self._placement(item)
+        if key in self._cohort_memo:
+            return self._cohort_memo[key]
+        found = self._find_cohort_of(item)
+        self._cohort_memo[key] = found
+        return found
+
+    def _find_cohort_of(self, item: Item) -> Cohort | None:
         wave = self.wave_of(item)
         for cohort in self.cohorts:
             if wave is not None and wave in cohort.waves:
@@ -454,17 +480,42 @@ class PublicationStructure:
         if any(v.representation.code_list for v in variables):
             first.extend(v.representation.code_list for v in variables
                          if v.representation.code_list)
-        resolved = self.store.resolve_many(first)
+        resolved = self._resolve(first)
         questions = [s.item for s in resolved.values() if isinstance(s.item, Question)]
         second = [r for q in questions for r in q.references if r.role in ("concept",
                                                                           "code_list")]
-        resolved.update(self.store.resolve_many(second))
+        resolved.update(self._resolve(second))
         code_lists = [s.item for s in resolved.values() if isinstance(s.item, CodeList)]
         category_refs = [r for cl in code_lists for code in cl.codes for r in code.refs(
             "category")]
-        categories = self.store.resolve_many(category_refs)
+        categories = self._resolve(category_refs)
         for variable in variables:
             yield self._context(variable, resolved, categories)
+
+    def _resolve(self, refs: list[Reference]) -> dict[tuple[str, str, str | None],
+                                                       StoredItem]:
+        """``store.resolve_many`` through a bounded cache: code lists, categories, concepts
+        and questions are shared by many variables."""
+        cache = self._resolved
+        out: dict[tuple[str, str, str | None], StoredItem] = {}
+        wanted: list[Reference] = []
+        for ref in refs:
+            key = (ref.agency, ref.id, ref.version)
+            if key in cache:
+                stored = cache[key]
+                if stored is not None:
+                    out[key] = stored
+            else:
+                wanted.append(ref)
+        if wanted:
+            found = self.store.resolve_many(wanted)
+            out.update(found)
+            for ref in wanted:
+                key = (ref.agency, ref.id, ref.version)
+                cache[key] = found.get(key)
+            while len(cache) > _RESOLVED_CACHE:
+                cache.popitem(last=False)
+        return out
 
     def _context(self, variable: Variable, resolved: dict[tuple[str, str, str | None],
                                                           StoredItem],

@@ -177,6 +177,16 @@ class ItemQueries:
             for row in conn.execute(query.order_by(items.c.pk)):
                 yield _stored(row)
 
+    def current_urns_of_publication(self, publication_id: int) -> set[str]:
+        """URNs of the publication's current items, without reading their content."""
+        query = (select(items.c.agency, items.c.item_id, items.c.version)
+                 .select_from(_JOINED)
+                 .where(items.c.publication_id == publication_id,
+                        publications.c.complete.is_(True),
+                        publications.c.withdrawn_at.is_(None), ~_is_superseded()))
+        with self.engine.connect() as conn:
+            return {f"urn:ddi:{r.agency}:{r.item_id}:{r.version}" for r in conn.execute(query)}
+
     def publications_superseded_by(self, publication_id: int) -> list[int]:
         """Earlier publications holding items that this publication's items supersede."""
         old = items.alias("old")

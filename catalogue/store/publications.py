@@ -53,6 +53,7 @@ class PublicationWriter:
         self._seen: dict[int, set[tuple[str, str, str]]] = {}
         self._counts: dict[int, dict[str, set[tuple[str, str, str]]]] = {}
         self._agencies: dict[int, set[str]] = {}
+        self._last_pk: dict[int, int] = {}
 
     def start(self, *, file_name: str, sha256: str, ddi_version: str, root: str,
               published_at: str, published_by: str | None, source: bytes,
@@ -83,7 +84,7 @@ class PublicationWriter:
         seen.add(key)
         self._counts[publication_id].setdefault(item.kind, set()).add(key)
         self._agencies[publication_id].add(ident.agency)
-        data = encode_item(item)
+        data = read.data if read.data is not None else encode_item(item)
         parent = item.parent
         row = {
             "publication_id": publication_id, "agency": ident.agency, "item_id": ident.id,
@@ -110,11 +111,19 @@ class PublicationWriter:
         if not self._pending:
             return
         rows = [row for row, _ in self._pending]
-        result = self.conn.execute(
-            items.insert().returning(items.c.pk, sort_by_parameter_order=True), rows)
-        pks = [row.pk for row in result]
+        # One executemany, then one query for the keys the rows got: INSERT ... RETURNING
+        # with a guaranteed order runs one statement per row on SQLite.
+        self.conn.execute(items.insert(), rows)
+        keys: dict[tuple[int, str, str, str], int] = {}
+        for pid in {row["publication_id"] for row in rows}:
+            query = select(items.c.pk, items.c.agency, items.c.item_id, items.c.version).where(
+                items.c.publication_id == pid, items.c.pk > self._last_pk.get(pid, 0))
+            for found in self.conn.execute(query):
+                keys[(pid, found.agency, found.item_id, found.version)] = found.pk
+                self._last_pk[pid] = max(self._last_pk.get(pid, 0), found.pk)
         edge_rows = []
-        for pk, (_, refs) in zip(pks, self._pending, strict=True):
+        for row, refs in self._pending:
+            pk = keys[(row["publication_id"], row["agency"], row["item_id"], row["version"])]
             for ref in refs:
                 ref["from_pk"] = pk
                 edge_rows.append(ref)

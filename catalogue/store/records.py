@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from catalogue.model import AnyItem, ItemCounts, LangText
@@ -13,6 +14,7 @@ from ddi_schemas.findings import Finding
 _VERSION_PART = re.compile(r"(\d+)|(\D+)")
 
 
+@lru_cache(maxsize=4096)
 def version_key(version: str) -> str:
     """A string that sorts versions as numbers: ``1.10`` after ``1.9``, ``165`` after
     ``2``. Each numeric part is zero-padded; other text keeps its order."""

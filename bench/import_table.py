@@ -18,8 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from catalogue.dictionary import COLUMNS, read_dictionary  # noqa: E402
+from catalogue.dictionary import read_dictionary  # noqa: E402
 from catalogue.dictionary_ddi import Topic, dictionary_to_ddi, read_topic_refs, topics_to_ddi  # noqa: E402, E501
+from catalogue.dictionary_table import COLUMNS  # noqa: E402
 
 TOPICS = ("tobacco", "alcohol", "diet", "physical_activity", "sleep", "mental_health",
           "cognition", "chronic_disease", "care_use", "employment")

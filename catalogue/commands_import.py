@@ -12,7 +12,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from catalogue.dictionary import Problems, read_dictionary, read_table
+from catalogue.dictionary import read_dictionary
 from catalogue.dictionary_ddi import (
     Topic,
     TopicRef,
@@ -20,6 +20,7 @@ from catalogue.dictionary_ddi import (
     read_topic_refs,
     topics_to_ddi,
 )
+from catalogue.dictionary_table import Problems, read_table
 from catalogue.errors import InvalidDictionary, UnusableInput
 from catalogue.settings import Settings
 from cohorts import TOPICS_XML

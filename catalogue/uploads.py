@@ -37,7 +37,8 @@ from catalogue.accounts_audit import record_publication, record_publication_refu
 from catalogue.accounts_model import Origin, User
 from catalogue.accounts_roles import can_publish, require_publisher_of_agencies
 from catalogue.dictionary import StudyFacts, read_dictionary
-from catalogue.dictionary_ddi import dictionary_to_ddi, read_topic_refs, study_from_items
+from catalogue.dictionary_ddi import dictionary_to_ddi, read_topic_refs
+from catalogue.dictionary_items import study_from_items
 from catalogue.diffs import Diff, DiffSide, ItemSet, compare_items, diff_from_json
 from catalogue.errors import (
     BadRequest,

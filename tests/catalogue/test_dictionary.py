@@ -10,8 +10,9 @@ import pytest
 from lxml import etree
 
 from catalogue import cli
-from catalogue.dictionary import COLUMNS, format_categories, parse_categories
+from catalogue.dictionary import format_categories, parse_categories
 from catalogue.dictionary_ddi import NS, Topic, q, topics_to_ddi
+from catalogue.dictionary_table import COLUMNS
 
 XSD = Path(__file__).resolve().parents[3] / "shared" / "ddi-schemas" / "3.3" / "instance.xsd"
 

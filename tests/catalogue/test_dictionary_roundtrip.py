@@ -13,14 +13,8 @@ from hypothesis import strategies as st
 
 from catalogue.dictionary import MODES, CategoryEntry, Row, StudyFacts, write_dictionary_csv
 from catalogue.dictionary import read_dictionary as read_table
-from catalogue.dictionary_ddi import (
-    Topic,
-    dictionary_from_items,
-    dictionary_to_ddi,
-    read_topic_refs,
-    study_from_items,
-    topics_to_ddi,
-)
+from catalogue.dictionary_ddi import Topic, dictionary_to_ddi, read_topic_refs, topics_to_ddi
+from catalogue.dictionary_items import dictionary_from_items, study_from_items
 from catalogue.model import Item
 from catalogue.validation import open_file, read_file
 

@@ -21,6 +21,7 @@ from catalogue.structure import (
     PublicationStructure,
     StructureCache,
     VariableContext,
+    Wave,
     cohort_slug,
 )
 from search.documents import SearchDocument, Texts
@@ -133,7 +134,7 @@ def _question_document(structure: PublicationStructure, question: Question) -> S
 
 def _study_document(structure: PublicationStructure, study: Study) -> SearchDocument:
     cohort = structure.cohort_of(study)
-    wave = structure.wave_of(study) if study.kind == "StudyUnit" else None
+    wave = _wave_described_by(structure, study) if study.kind == "StudyUnit" else None
     return SearchDocument(
         urn=study.urn, kind="study", publication_id=structure.publication_id,
         name=study.name, label=_texts(study.title) or _texts(study.label),
@@ -145,6 +146,19 @@ def _study_document(structure: PublicationStructure, study: Study) -> SearchDocu
         wave_urn=wave.study.identity.unversioned_urn if wave else "",
         years=wave.years if wave else (),
     )
+
+
+def _wave_described_by(structure: PublicationStructure, study: Study) -> Wave | None:
+    """The wave that ``study`` is, else the one holding it (a study unit within a wave).
+
+    ``wave_of`` looks at what holds an item, so a wave's own study unit would get none,
+    and its document no wave and no years: ``year=1993`` would miss the 1993 wave.
+    """
+    for cohort in structure.cohorts:
+        for wave in cohort.waves:
+            if wave.study.identity == study.identity:
+                return wave
+    return structure.wave_of(study)
 
 
 def current_urns(store: Store, publication_id: int) -> set[str]:

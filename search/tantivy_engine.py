@@ -51,8 +51,9 @@ from search.plan import AnyNode, Node, PhraseNode, PrefixNode, TermNode, TextPla
 from search.query import Filters
 from search.searching import IndexedEngine
 
-#: Bump when the schema or the analysis changes: older indexes must then be rebuilt.
-SCHEMA_VERSION = 2
+#: Bump when the schema, the analysis or what a document holds changes: older indexes
+#: are then rebuilt from the store.
+SCHEMA_VERSION = 3
 _META = "meta.json"
 _WRITER_HEAP = 128_000_000
 _RELOAD_ATTEMPTS = 5

@@ -69,8 +69,9 @@ from search.whoosh_snapshot import (
     first_members,
 )
 
-#: Bump when the schema or the analysis changes: older indexes must then be rebuilt.
-SCHEMA_VERSION = 2
+#: Bump when the schema, the analysis or what a document holds changes: older indexes
+#: are then rebuilt from the store.
+SCHEMA_VERSION = 3
 #: Joins the values of multi-valued keyword fields (their terms may hold "\x1f").
 _SEPARATOR = "\x1e"
 _WRITER_MB = 256

@@ -1,7 +1,9 @@
-"""A small bilingual corpus and one engine fixture per engine.
+"""A small bilingual corpus and one engine fixture per engine; the bundled cohorts.
 
 The corpus is synthetic (two cohorts, a tobacco question asked in six waves, a few
 other variables, questions and studies) so that every expectation can be read here.
+``bundled_catalogue`` is a data directory holding the four bundled cohorts, published
+once per session, for the relevance set and the documents built from the store.
 """
 
 from __future__ import annotations
@@ -11,6 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from catalogue.publishing import publish_paths
+from catalogue.settings import Settings
+from catalogue.store import Store
+from cohorts import bundled_files
 from search.documents import SearchDocument
 from search.engine import ENGINE_NAMES, SearchEngine, open_engine
 
@@ -156,3 +162,17 @@ def empty_engine(engine_name: str, tmp_path: Path) -> Iterator[SearchEngine]:
 def engine(empty_engine: SearchEngine) -> SearchEngine:
     publish(empty_engine, corpus())
     return empty_engine
+
+
+@pytest.fixture(scope="session")
+def bundled_catalogue(tmp_path_factory: pytest.TempPathFactory, schema_dir: Path) -> Settings:
+    """Settings of a data directory holding the four bundled cohorts and their topics
+    (published, not indexed). Treat it as read-only."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("bundled") / "data",
+                        ddi_schemas=schema_dir)
+    store = Store(settings.store_url)
+    try:
+        publish_paths(bundled_files(), store, schema_dir)
+    finally:
+        store.close()
+    return settings

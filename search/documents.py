@@ -29,9 +29,9 @@ ACCESS_LEVELS: tuple[str, ...] = get_args(Access)
 class SearchDocument:
     """One indexed item. Build it with keywords; texts are ``(lang, text)`` tuples.
 
-    ``group_key`` is the URN of the question (or of the concept when there is no
-    question) that the item shares with the same question asked in other waves; an empty
-    key makes the item a group of its own.
+    ``group_key`` is the unversioned URN of the question that the item shares with the
+    same question asked in other waves; an empty key (a variable asked by no question)
+    makes the item a group of its own.
     """
 
     urn: str

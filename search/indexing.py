@@ -84,7 +84,9 @@ def variable_document(context: VariableContext) -> SearchDocument:
         instruments=tuple(_label(i.label, i.name) for i in context.instruments),
         response_type="" if response == "none" else response,
         access="casd" if context.access == "casd" else "open",
-        group_key=context.group_key,
+        # Only a question makes variables of several waves one result: a concept is
+        # often a topic shared by unrelated variables (every ALD of four cohorts).
+        group_key=context.question.identity.unversioned_urn if context.question else "",
     )
 
 

@@ -53,7 +53,7 @@ from search.searching import IndexedEngine
 
 #: Bump when the schema, the analysis or what a document holds changes: older indexes
 #: are then rebuilt from the store.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _META = "meta.json"
 _WRITER_HEAP = 128_000_000
 _RELOAD_ATTEMPTS = 5

@@ -71,7 +71,7 @@ from search.whoosh_snapshot import (
 
 #: Bump when the schema, the analysis or what a document holds changes: older indexes
 #: are then rebuilt from the store.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Joins the values of multi-valued keyword fields (their terms may hold "\x1f").
 _SEPARATOR = "\x1e"
 _WRITER_MB = 256

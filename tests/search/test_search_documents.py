@@ -43,3 +43,20 @@ def test_a_wave_is_found_by_its_dates_like_its_variables(
 def test_a_cohort_is_no_wave(documents: dict[str, SearchDocument]) -> None:
     cohort = documents[f"{GAZEL}:gazel:1"]
     assert (cohort.wave, cohort.wave_urn, cohort.years) == ("", "", ())
+
+
+def test_the_waves_of_one_question_are_one_group(
+        documents: dict[str, SearchDocument]) -> None:
+    keys = {documents[f"{GAZEL}:var-Q{year}-TABAC_STATUT_{year % 100:02}:1"].group_key
+            for year in (1989, 1993, 1998, 2003, 2008, 2013)}
+    assert keys == {f"{GAZEL}:q-TABAC_STATUT"}
+    assert documents[f"{GAZEL}:q-TABAC_STATUT:1"].group_key == f"{GAZEL}:q-TABAC_STATUT"
+
+
+def test_variables_asked_by_no_question_are_not_grouped_by_their_topic(
+        documents: dict[str, SearchDocument]) -> None:
+    # Nine different long-term illnesses, all under the topic long_term_illness.
+    stroke, diabetes = (documents[f"{GAZEL}:var-SNDS-SNDS_ALD{n}:1"] for n in ("01", "08"))
+    assert stroke.topics == diabetes.topics == ("long_term_illness",)
+    assert stroke.group_key == diabetes.group_key == ""
+    assert stroke.effective_group_key != diabetes.effective_group_key

@@ -41,6 +41,7 @@ TEXT_FIELDS: dict[str, Analyzer] = {
     for group in TEXT_GROUPS for analyzer in ("fr", "en", "plain")
 }
 PLAIN_FIELDS: tuple[str, ...] = tuple(f"{group}_plain" for group in TEXT_GROUPS)
+STEMMED_FIELDS: tuple[str, ...] = tuple(f for f, a in TEXT_FIELDS.items() if a != "plain")
 GROUP_BOOSTS: dict[str, float] = {"title": 3.0, "text": 1.0}
 NAME_BOOST = 8.0
 URN_BOOST = 10.0

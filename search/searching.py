@@ -20,7 +20,7 @@ from search.analysis import Analyzer, is_suggestable
 from search.documents import SearchDocument
 from search.engine import SearchEngine
 from search.facets import FACETS_BY_NAME, LABEL_SEPARATOR, count_field, split_counted
-from search.fields import ACCENTS, PLAIN_FIELDS
+from search.fields import ACCENTS, PLAIN_FIELDS, STEMMED_FIELDS, TEXT_FIELDS
 from search.highlight import Snippets, highlighter_for
 from search.plan import TextPlan, build_plan
 from search.query import Filters, SearchQuery
@@ -92,8 +92,8 @@ class IndexedEngine(SearchEngine, Generic[SnapshotT, RefT]):
         """Matches of one group (as returned by :meth:`_group_ids`): count and best ones."""
 
     @abstractmethod
-    def _is_known(self, snapshot: SnapshotT, folded: str) -> bool:
-        """True when a document holds the unstemmed word ``folded``."""
+    def _holds(self, snapshot: SnapshotT, field: str, term: str) -> bool:
+        """True when a document (maybe a deleted one) holds ``term`` in ``field``."""
 
     @abstractmethod
     def _terms_with_prefix(self, snapshot: SnapshotT, field: str,
@@ -274,7 +274,12 @@ class _SnapshotVocabulary(Generic[SnapshotT, RefT]):
         self._snapshot = snapshot
 
     def is_known(self, folded: str) -> bool:
-        return self._engine._is_known(self._snapshot, folded)
+        engine, snapshot = self._engine, self._snapshot
+        if any(engine._holds(snapshot, field, folded) for field in PLAIN_FIELDS):
+            return True
+        # Found through its stem ("allergies" finds "allergie"): nothing to correct.
+        return any(engine._holds(snapshot, field, stem) for field in STEMMED_FIELDS
+                   for stem in engine._analyze(TEXT_FIELDS[field], folded))
 
     def words_with_prefix(self, prefix: str) -> list[tuple[str, str, int]]:
         return self._engine._words_with_prefix(self._snapshot, prefix)

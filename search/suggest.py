@@ -1,8 +1,10 @@
 """"Did you mean": correct the words of a query that the index does not know.
 
-The vocabulary is the index itself: the words of the plain (unstemmed, folded) fields,
-plus the accented forms kept in the ``accents`` field of :mod:`search.fields`, so it is
-replaced with each publication and never drifts from the documents. Candidates are
+Only words that find nothing are corrected: a word found as written or through its stem
+(``allergies`` finds ``allergie``) is left alone. The vocabulary is the index itself: the
+words of the plain (unstemmed, folded) fields, plus the accented forms kept in the
+``accents`` field of :mod:`search.fields`, so it is replaced with each publication and
+never drifts from the documents. Candidates are
 compared folded (accents do not count as errors) and offered as written
 (``tabagism`` -> ``tabagisme``, ``activte`` -> ``activité``). The closest word wins
 (restricted Damerau-Levenshtein distance, at most 1 for words of up to 4 letters, else
@@ -23,7 +25,8 @@ _OPERATORS = frozenset({"OR", "AND", "NOT"})
 
 class Vocabulary(Protocol):
     def is_known(self, folded: str) -> bool:
-        """True when some document holds ``folded`` as an unstemmed word."""
+        """True when some document holds ``folded``, as written or through its stem (a
+        search for it finds documents)."""
         ...
 
     def words_with_prefix(self, prefix: str) -> list[tuple[str, str, int]]:

@@ -34,7 +34,6 @@ from search.fields import (
     GROUP,
     GROUP_HASH,
     NAME,
-    PLAIN_FIELDS,
     PUBLICATION,
     SORT,
     STORED,
@@ -243,8 +242,8 @@ class TantivyEngine(IndexedEngine[_Snapshot, tantivy.DocAddress]):
         result = snapshot.searcher.search(query, limit, count=True)
         return _total(result), [(address, float(score)) for score, address in result.hits]
 
-    def _is_known(self, snapshot: _Snapshot, folded: str) -> bool:
-        return any(snapshot.searcher.doc_freq(field, folded) for field in PLAIN_FIELDS)
+    def _holds(self, snapshot: _Snapshot, field: str, term: str) -> bool:
+        return snapshot.searcher.doc_freq(field, term) > 0
 
     def _terms_with_prefix(self, snapshot: _Snapshot, field: str,
                            prefix: str) -> list[tuple[str, int]]:

@@ -44,7 +44,6 @@ from search.fields import (
     FACET_FIELDS,
     GROUP,
     NAME,
-    PLAIN_FIELDS,
     PUBLICATION,
     SORT,
     STORED,
@@ -292,8 +291,8 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
         ranked = sorted(((d, scores[d]) for d in docnums), key=lambda pair: -pair[1])
         return len(docnums), ranked[:limit]
 
-    def _is_known(self, snapshot: WhooshSnapshot, folded: str) -> bool:
-        return any(snapshot.reader.doc_frequency(field, folded) for field in PLAIN_FIELDS)
+    def _holds(self, snapshot: WhooshSnapshot, field: str, term: str) -> bool:
+        return bool(snapshot.reader.doc_frequency(field, term))
 
     def _terms_with_prefix(self, snapshot: WhooshSnapshot, field: str,
                            prefix: str) -> list[tuple[str, int]]:

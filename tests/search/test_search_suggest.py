@@ -32,6 +32,14 @@ def test_known_or_hopeless_words_get_none(engine: SearchEngine, text: str) -> No
     assert engine.search(SearchQuery(text)).suggestion is None
 
 
+@pytest.mark.parametrize("text", ["allaitements", "consommations", "smokes"])
+def test_words_found_through_their_stem_get_none(engine: SearchEngine, text: str) -> None:
+    results = engine.search(SearchQuery(text))
+    assert results.total > 0
+    assert results.suggestion is None
+    assert engine.suggest(text) is None
+
+
 def test_a_suggestion_finds_what_the_misspelling_missed(engine: SearchEngine,
                                                         tobacco: list[str]) -> None:
     results = engine.search(SearchQuery("smokng"))

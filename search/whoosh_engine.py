@@ -23,7 +23,7 @@ import whoosh.index
 from whoosh import fields as wf
 from whoosh import formats
 from whoosh import query as wq
-from whoosh.analysis import Filter, RegexTokenizer
+from whoosh.analysis import Filter, IDTokenizer, RegexTokenizer
 from whoosh.columns import NumericColumn
 from whoosh.lang import stemmer_for_language
 from whoosh.writing import CLEAR
@@ -70,7 +70,7 @@ from search.whoosh_snapshot import (
 
 #: Bump when the schema, the analysis or what a document holds changes: older indexes
 #: are then rebuilt from the store.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: Joins the values of multi-valued keyword fields (their terms may hold "\x1f").
 _SEPARATOR = "\x1e"
 _WRITER_MB = 256
@@ -411,7 +411,8 @@ def _schema() -> Any:
     analyzers = _analyzers()
     separated = RegexTokenizer(f"[^{_SEPARATOR}]+")
     spec: dict[str, Any] = {
-        URN: wf.ID(), URN_KEY: wf.ID(), NAME: wf.ID(), PUBLICATION: wf.ID(),
+        URN: _scored_keyword(), URN_KEY: _scored_keyword(), NAME: _scored_keyword(),
+        PUBLICATION: wf.ID(),
         GROUP: wf.ID(sortable=True),
         SORT: wf.COLUMN(NumericColumn("Q")),
         ACCENTS: _keywords(separated),
@@ -422,6 +423,13 @@ def _schema() -> Any:
     for field in FACET_FIELDS:
         spec[field] = _keywords(separated)
     return wf.Schema(**spec)
+
+
+def _scored_keyword() -> Any:
+    # A name or URN typed exactly is the strongest match there is: scored like any term
+    # (a rare one), as tantivy does, not the flat boost whoosh gives an unscored ID field,
+    # which twelve variables named TABAC_STATUT_xx outscored on their labels' words.
+    return wf.FieldType(formats.Existence(), IDTokenizer(), scorable=True)
 
 
 def _keywords(analyzer: Any) -> Any:

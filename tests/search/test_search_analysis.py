@@ -73,6 +73,23 @@ def test_an_exact_name_ranks_first(engine: SearchEngine) -> None:
     assert names(engine, "TABAC_V3")[0] == "TABAC_V3"
 
 
+def test_an_exact_name_outranks_longer_names_holding_its_words(
+        engine: SearchEngine, by_name: dict[str, SearchDocument]) -> None:
+    # A question named TABAC_STATUT, and the variables of its waves named after it, whose
+    # labels and question text hold the name's two words too.
+    asked = (("fr", "Fumez-vous ou avez-vous déjà fumé du tabac ?"),
+             ("en", "Do you smoke, or have you ever smoked, tobacco?"))
+    question = replace(by_name["Q_TABAC"], urn="urn:ddi:fr.test:q-statut:1", publication_id=3,
+                       name="TABAC_STATUT", question_text=asked)
+    waves = [replace(by_name[f"TABAC_V{i}"], urn=f"urn:ddi:fr.test:v-statut-{i}:1",
+                     publication_id=3, name=f"TABAC_STATUT_{i}", question_text=asked,
+                     label=(("fr", "Statut tabagique"), ("en", "Smoking status")))
+             for i in range(1, 7)]
+    engine.replace_publication(3, [question, *waves])
+    assert names(engine, "TABAC_STATUT")[0] == "TABAC_STATUT"
+    assert names(engine, "tabac_statut_4")[0] == "TABAC_STATUT_4"
+
+
 def test_part_of_a_name_finds_every_variable_sharing_it(engine: SearchEngine) -> None:
     assert set(names(engine, "bmi")) == {"BMI_V1", "BMI_V2"}
 

@@ -123,6 +123,22 @@ def test_prefix_does_not_match_the_middle_of_words(engine: SearchEngine) -> None
     assert names(engine, "agisme*") == []
 
 
+def test_prefix_matches_are_ranked_like_words(empty_engine: SearchEngine,
+                                              by_name: dict[str, SearchDocument]) -> None:
+    def labelled(name: str, label: str) -> SearchDocument:
+        return replace(by_name["BMI_V1"], urn=f"urn:ddi:fr.test:{name.lower()}:1", name=name,
+                       label=(("fr", label),), concept_labels=(), topics=())
+
+    empty_engine.replace_publication(1, [
+        labelled("HTA_VISITE", "Hypertension artérielle déclarée à la visite médicale annuelle "
+                               "du travail, quand le médecin la note"),
+        labelled("HTA", "Hypertension"),
+        labelled("HTA_TRAITEE", "Hypertension traitée"),
+    ])
+    assert names(empty_engine, "hypertens*") == ["HTA", "HTA_TRAITEE", "HTA_VISITE"]
+    assert names(empty_engine, "hypertension") == ["HTA", "HTA_TRAITEE", "HTA_VISITE"]
+
+
 def test_quoted_phrases_match_words_in_order(engine: SearchEngine) -> None:
     assert names(engine, '"tour de taille"') == ["TOUR_TAILLE"]
     assert names(engine, '"Tour de Taille"') == ["TOUR_TAILLE"]

@@ -77,6 +77,10 @@ class TextPlan:
 
 #: Matches nothing: the plan of a query without any searchable word.
 NOTHING = TextPlan(required=(AnyNode(()),))
+#: Queries with this many required terms that no document holds all of are searched again
+#: for documents missing one ("number of cigarettes per day" finds "Cigarettes per day").
+#: Fewer terms would match too loosely; more would make too large a query.
+RELAXED_TERMS = range(3, 7)
 
 
 def build_plan(parsed: ParsedQuery, analyze: Analyze) -> TextPlan | None:
@@ -90,6 +94,20 @@ def build_plan(parsed: ParsedQuery, analyze: Analyze) -> TextPlan | None:
     optional = tuple(_term_node(t, analyze) for t in parsed.optional)
     excluded = tuple(_term_node(t, analyze) for t in parsed.excluded)
     return TextPlan(required, optional, excluded)
+
+
+def all_but_one(plan: TextPlan) -> TextPlan | None:
+    """``plan`` matching documents that hold every required term but one, or None when it
+    has too few or too many required terms for that.
+
+    Used only once nothing holds them all, so a match satisfies exactly one of the
+    alternatives and scores as the terms it holds.
+    """
+    required = plan.required
+    if len(required) not in RELAXED_TERMS:
+        return None
+    alternatives = tuple(AllNode(required[:i] + required[i + 1:]) for i in range(len(required)))
+    return TextPlan((AnyNode(alternatives),), plan.optional, plan.excluded)
 
 
 def _any(children: tuple[Node, ...]) -> Node:

@@ -22,7 +22,7 @@ from search.engine import SearchEngine
 from search.facets import FACETS_BY_NAME, LABEL_SEPARATOR, count_field, split_counted
 from search.fields import ACCENTS, PLAIN_FIELDS, STEMMED_FIELDS, TEXT_FIELDS
 from search.highlight import Snippets, highlighter_for
-from search.plan import TextPlan, build_plan
+from search.plan import TextPlan, all_but_one, build_plan
 from search.query import Filters, SearchQuery
 from search.results import FacetCounts, FacetValue, GroupedHit, Hit, SearchResults
 from search.suggest import suggest_correction
@@ -31,6 +31,8 @@ from search.syntax import parse_query
 SnapshotT = TypeVar("SnapshotT")
 RefT = TypeVar("RefT")
 
+#: The warning of a search whose results miss one of its words (see ``all_but_one``).
+ALL_BUT_ONE = "no result holds every word: these hold all of them but one"
 #: Members shown per group; ``GroupedHit.size`` still counts them all.
 MEMBERS_PER_GROUP = 20
 _ANALYSIS_CACHE_SIZE = 50_000
@@ -111,6 +113,11 @@ class IndexedEngine(SearchEngine, Generic[SnapshotT, RefT]):
         parsed = parse_query(query.text)
         plan = build_plan(parsed, self._analyze)
         snapshot = self._snapshot()
+        warnings = parsed.warnings
+        relaxed = all_but_one(plan) if plan is not None else None
+        if relaxed is not None and self._top(snapshot, plan, query.filters, 0, 1)[0] == 0:
+            plan = relaxed
+            warnings += (ALL_BUT_ONE,)
         facets = self._facets(snapshot, plan, query)
         hits: tuple[Hit, ...] = ()
         groups: tuple[GroupedHit, ...] = ()
@@ -131,7 +138,7 @@ class IndexedEngine(SearchEngine, Generic[SnapshotT, RefT]):
         if any(True for _ in parsed.positive_terms()):
             suggestion = suggest_correction(query.text, _SnapshotVocabulary(self, snapshot))
         return SearchResults(query=query, total=total, hits=hits, groups=groups,
-                             facets=facets, suggestion=suggestion, warnings=parsed.warnings)
+                             facets=facets, suggestion=suggestion, warnings=warnings)
 
     def suggest(self, text: str) -> str | None:
         return suggest_correction(text, _SnapshotVocabulary(self, self._snapshot()))

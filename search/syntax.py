@@ -1,6 +1,7 @@
 """The query language people type, parsed once for both engines.
 
-Words are all required (``tabac alcool``); ``OR`` offers alternatives
+Words are all required (``tabac alcool``; when nothing holds all of three to six words,
+results missing one are shown, with a warning); ``OR`` offers alternatives
 (``tabac OR alcool``); ``-word`` or ``NOT word`` excludes; ``"a phrase"`` matches those
 words in that order, unstemmed; ``tabag*`` is a prefix; ``urn:ddi:agency:id[:version]``
 finds that item. Stop words (``de``, ``the``) only help ranking unless the query has

@@ -162,3 +162,26 @@ def test_or_offers_alternatives_and_minus_excludes(engine: SearchEngine) -> None
 def test_every_word_must_match_somewhere(engine: SearchEngine) -> None:
     assert set(names(engine, "tabac grossesse")) == {"TABAC_MERE"}
     assert names(engine, "tabac elfe") == ["TABAC_MERE"]  # cohort label is indexed
+
+
+def test_when_nothing_holds_every_word_results_miss_one(
+        empty_engine: SearchEngine, by_name: dict[str, SearchDocument]) -> None:
+    def labelled(name: str, label: str) -> SearchDocument:
+        return replace(by_name["BMI_V1"], urn=f"urn:ddi:fr.test:{name.lower()}:1", name=name,
+                       label=(("en", label),), concept_labels=(), topics=())
+
+    every_word = labelled("CIG_SMOKED", "Number of cigarettes smoked per day")
+    others = [labelled("CIG_DAY", "Cigarettes per day"),
+              labelled("HOSP_DAYS", "Number of days in hospital"),
+              labelled("CIG_EVER", "Ever smoked cigarettes")]
+    empty_engine.replace_publication(1, [every_word, *others])
+    strict = empty_engine.search(SearchQuery("number of cigarettes per day"))
+    assert ([h.name for h in strict.hits], strict.warnings) == (["CIG_SMOKED"], ())
+
+    empty_engine.replace_publication(1, others)
+    relaxed = empty_engine.search(SearchQuery("number of cigarettes per day"))
+    assert [h.name for h in relaxed.hits] == ["CIG_DAY", "HOSP_DAYS"]
+    assert relaxed.warnings == ("no result holds every word: these hold all of them but one",)
+    assert relaxed.counts("cohort") == {"constances": 2}
+    # Two words are both needed: one alone would match far too loosely.
+    assert empty_engine.search(SearchQuery("cigarettes yesterday")).total == 0

@@ -242,31 +242,58 @@ def _representation_kind(name: str) -> ResponseKind | None:
 
 def _representation(reader: DocumentReader, el: etree._Element, kind: ResponseKind,
                     refs: tuple[Reference, ...]) -> Representation:
-    r = reader.names.r
+    """A representation or response domain, read in one pass over its children."""
+    n = reader.names
     code_list = None
-    code_ref = el.find(f"{r}CodeListReference")
-    if code_ref is not None:
-        wanted = (code_ref.findtext(f"{r}ID") or "").strip()
-        code_list = next((x for x in refs if x.role == "code_list" and x.id == wanted), None)
-        if code_list is None:
-            code_list = reader.reference_of(code_ref, "code_list", report=False)
-    low = el.find(f"{r}NumberRange/{r}Low")
-    high = el.find(f"{r}NumberRange/{r}High")
-    unit_el = el.find(f"{r}MeasurementUnit")
-    missing = tuple((el.get("missingValue") or "").split())
-    numeric_type = el.findtext(f"{r}NumericTypeCode") or el.get("type") or ""
-    date_format = el.findtext(f"{r}DateFieldFormat") or el.findtext(f"{r}DateTypeCode") or ""
+    low = high = None
+    unit = numeric_type = date_format = date_type = ""
+    text_max = None
+    for child in el:
+        tag = child.tag
+        if tag == n.code_list_reference:
+            wanted = ""
+            for part in child:
+                if part.tag == n.id:
+                    wanted = (part.text or "").strip()
+            code_list = next((x for x in refs if x.role == "code_list" and x.id == wanted),
+                             None) or reader.reference_of(child, "code_list", report=False)
+        elif tag == n.number_range:
+            for bound in child:
+                if bound.tag == n.low:
+                    low = (bound.text or "").strip()
+                elif bound.tag == n.high:
+                    high = (bound.text or "").strip()
+        elif tag == n.measurement_unit:
+            unit = element_text(child)
+        elif tag == n.numeric_type_code:
+            numeric_type = (child.text or "").strip()
+        elif tag == n.date_field_format:
+            date_format = (child.text or "").strip()
+        elif tag == n.date_type_code:
+            date_type = (child.text or "").strip()
+        elif tag == n.text_representation:
+            text_max = child.get("maxLength")
     max_length = _int(el.get("maxLength"))
     if max_length is None:
-        max_length = _int(next((t.get("maxLength") for t in el.iter(f"{r}TextRepresentation")),
-                               None))
+        max_length = _int(text_max)
     return Representation(
-        kind=kind, code_list=code_list, numeric_type=numeric_type.strip(),
-        minimum=(low.text or "").strip() if low is not None else None,
-        maximum=(high.text or "").strip() if high is not None else None,
-        max_length=max_length, date_format=date_format.strip(),
-        unit=element_text(unit_el) if unit_el is not None else "", missing_values=missing,
+        kind=kind, code_list=code_list,
+        numeric_type=numeric_type or (el.get("type") or "").strip(),
+        minimum=low, maximum=high, max_length=max_length,
+        date_format=date_format or date_type, unit=unit,
+        missing_values=tuple((el.get("missingValue") or "").split()),
     )
+
+
+_KIND_OF_TAG: dict[str, ResponseKind | None] = {}
+
+
+def _kind_of_tag(tag: str) -> ResponseKind | None:
+    """The response kind an element name stands for (None: not a domain), cached: a
+    handful of distinct names cover every question of a file."""
+    if tag not in _KIND_OF_TAG:
+        _KIND_OF_TAG[tag] = _representation_kind(local_name(tag))
+    return _KIND_OF_TAG[tag]
 
 
 def _response_domains(reader: DocumentReader, el: etree._Element,
@@ -274,15 +301,15 @@ def _response_domains(reader: DocumentReader, el: etree._Element,
     """Response domains of a question, including those of mixed and grid responses."""
     found: list[Representation] = []
     for child in el.iter():
-        if child is el or not isinstance(child.tag, str):
+        tag = child.tag
+        if child is el or not isinstance(tag, str):
             continue
-        name = local_name(child.tag)
-        kind = _representation_kind(name)
+        kind = _kind_of_tag(tag)
         if kind is None or reader.inside(child, "GridDimension"):
             continue
-        if name.endswith("Reference"):
+        if tag.endswith("Reference"):
             found.append(Representation(kind=kind))
-        elif name.endswith("Domain") or name.endswith("Representation"):
+        else:
             found.append(_representation(reader, child, kind, refs))
     # A domain holding a representation (NominalDomain > CodeRepresentation) counts once.
     unique: list[Representation] = []
@@ -295,15 +322,14 @@ def _response_domains(reader: DocumentReader, el: etree._Element,
 
 def _question(reader: DocumentReader, el: etree._Element, common: dict[str, Any]) -> Question:
     n = reader.names
-    text = _texts(reader, el, f"{n.d}QuestionText/{n.d}LiteralText/{n.d}Text")
+    text = _texts(reader, el, n.question_text_path)
     if not text:
-        text = _texts(reader, el, f"{n.d}QuestionText/{n.d}Text")
+        text = _texts(reader, el, n.question_plain_text_path)
     return Question(
         **common,
         text=text,
         responses=_response_domains(reader, el, common["references"]),
-        instruction_text=_texts(reader,
-            el, f"{n.d}InterviewerInstruction/{n.d}InstructionText/{n.d}LiteralText/{n.d}Text"),
+        instruction_text=_texts(reader, el, n.inline_instruction_path),
     )
 
 
@@ -323,13 +349,13 @@ def _variable(reader: DocumentReader, el: etree._Element, common: dict[str, Any]
     holder = el.find(f"{n.lp}VariableRepresentation")
     if holder is not None:
         for child in holder:
-            if not isinstance(child.tag, str):
+            tag = child.tag
+            if not isinstance(tag, str):
                 continue
-            name = local_name(child.tag)
-            kind = _representation_kind(name)
+            kind = _kind_of_tag(tag)
             if kind is None:
                 continue
-            if name.endswith("Reference"):
+            if tag.endswith("Reference"):
                 representation = Representation(kind=kind)
             else:
                 representation = _representation(reader, child, kind, common["references"])
@@ -340,28 +366,33 @@ def _variable(reader: DocumentReader, el: etree._Element, common: dict[str, Any]
 
 
 def _code(reader: DocumentReader, el: etree._Element, common: dict[str, Any]) -> Code:
-    r = reader.names.r
-    return Code(**common, value=(el.findtext(f"{r}Value") or "").strip(),
+    value = ""
+    for child in el:
+        if child.tag == reader.names.value:
+            value = (child.text or "").strip()
+            break
+    return Code(**common, value=value,
                 level=_int(el.get("levelNumber")),
                 is_discrete=el.get("isDiscrete", "true").strip().lower() != "false")
 
 
 def _code_list(reader: DocumentReader, el: etree._Element, common: dict[str, Any]) -> CodeList:
-    n = reader.names
+    """A code list with its codes in order: the Code items the reader built just before
+    (each code is also an item of its own), or built here for a code list read alone."""
     codes = []
-    for code_el in el.iter(f"{n.lp}Code"):
-        identity = reader.identity_of(code_el)
-        if identity is None:
-            continue
-        refs = tuple(
-            ref for holder in code_el.iterfind(f"{n.r}CategoryReference")
-            if (ref := reader.reference_of(holder, "category", report=False)) is not None)
-        codes.append(Code(identity=identity, element="Code", references=refs,
-                          parent=common["identity"],
-                          value=(code_el.findtext(f"{n.r}Value") or "").strip(),
-                          level=_int(code_el.get("levelNumber")),
-                          is_discrete=code_el.get("isDiscrete", "true").strip().lower()
-                          != "false"))
+    built = reader.nested_items
+    for code_el in el.iter(reader.names.code):
+        code = built.get(code_el)
+        if code is None:
+            identity = reader.identity_of(code_el)
+            if identity is None:
+                continue
+            refs = tuple(
+                ref for holder in code_el.iterfind(reader.names.category_reference)
+                if (ref := reader.reference_of(holder, "category", report=False)) is not None)
+            code = build_item(reader, code_el, identity, refs, common["identity"])
+        if isinstance(code, Code):
+            codes.append(code)
     return CodeList(**common, codes=tuple(codes))
 
 

@@ -101,22 +101,28 @@ def _encoder(cls: type, top: bool = False) -> Encoder:
 
 
 def _make_encoder(cls: type, top: bool) -> Encoder:
+    # json writes tuples as arrays: texts, references and identities go out as they are.
     if cls is LangText:
-        return lambda value: [list(pair) for pair in value.values]
+        return lambda value: value.values
     if cls is Reference:
-        return lambda r: [r.agency, r.id, r.version, r.role, r.type_of_object]
+        return lambda r: (r.agency, r.id, r.version, r.role, r.type_of_object)
     if cls is Identity:
-        return lambda i: [i.agency, i.id, i.version]
+        return lambda i: (i.agency, i.id, i.version)
     hints = _hints(cls)
     skip = _NOT_CONTENT | _COLUMNS if top else _NOT_CONTENT
-    plan = [(f.name, f.default, _field_encoder(hints[f.name]))
+    # Per field: (name, default, encoder, True when "empty" alone means "default").
+    plan = [(f.name, f.default, _field_encoder(hints[f.name]),
+             isinstance(f.default, (tuple, LangText)))
             for f in dataclasses.fields(cls) if f.init and f.name not in skip]
 
     def encode(obj: Any) -> dict[str, Any]:
         out = {}
-        for name, default, sub in plan:
+        for name, default, sub, by_emptiness in plan:
             value = getattr(obj, name)
-            if value == default or (isinstance(value, (tuple, LangText)) and not value):
+            if by_emptiness:
+                if not value:
+                    continue
+            elif value is default or value == default:
                 continue
             out[name] = sub(value) if sub is not None else value
         return out
@@ -132,7 +138,7 @@ def _field_encoder(hint: Any) -> Encoder | None:
         return _optional(sub) if sub is not None else None
     if origin is tuple:
         sub = _field_encoder(typing.get_args(hint)[0])
-        return _each_to_list(sub) if sub is not None else list
+        return _each_to_list(sub) if sub is not None else None
     if isinstance(hint, type) and (dataclasses.is_dataclass(hint) or hint in (LangText,)):
         return _encoder(hint)
     return None
@@ -169,7 +175,7 @@ def _make_decoder(cls: type, top: bool) -> Callable[[dict[str, Any]], dict[str, 
 
 def _value_decoder(cls: type) -> Decoder:
     if cls is LangText:
-        return lambda pairs: LangText(tuple((lang, text) for lang, text in pairs))
+        return lambda pairs: LangText(tuple(map(tuple, pairs)))
     if cls is Reference:
         return lambda r: Reference(*r)
     if cls is Identity:

@@ -82,6 +82,18 @@ class Names:
         self.user_attribute_pair = r + "UserAttributePair"
         self.attribute_key, self.attribute_value = r + "AttributeKey", r + "AttributeValue"
         self.variable = self.lp + "Variable"
+        self.code, self.value = self.lp + "Code", r + "Value"
+        self.category_reference = r + "CategoryReference"
+        self.code_list_reference = r + "CodeListReference"
+        self.number_range, self.low, self.high = r + "NumberRange", r + "Low", r + "High"
+        self.measurement_unit, self.numeric_type_code = r + "MeasurementUnit", r + "NumericTypeCode"
+        self.date_field_format, self.date_type_code = r + "DateFieldFormat", r + "DateTypeCode"
+        self.text_representation = r + "TextRepresentation"
+        d = self.d
+        self.question_text_path = f"{d}QuestionText/{d}LiteralText/{d}Text"
+        self.question_plain_text_path = f"{d}QuestionText/{d}Text"
+        self.inline_instruction_path = (
+            f"{d}InterviewerInstruction/{d}InstructionText/{d}LiteralText/{d}Text")
 
 
 def local_name(tag: str) -> str:
@@ -141,6 +153,9 @@ class DocumentReader:
         self._seen_languages: set[str] = set()
         self._seen_dates: set[str] = set()
         self._strings: dict[str, str] = {}
+        #: Items built from the identifiables inside the versionable being read, by element
+        #: (a code list takes its codes from here instead of reading them twice).
+        self.nested_items: dict[etree._Element, AnyItem] = {}
         self._question_text = self.names.d + "QuestionText"
         self._variable_name = self.names.lp + "VariableName"
 
@@ -199,9 +214,11 @@ class DocumentReader:
             self.summary.root_identity = scan.identity
             self._root_title(element)
         owners = {element: scan.identity, **dict(scan.nested)}
+        self.nested_items = {}
         for nested, identity in scan.nested:
             item = build_item(self, nested, identity, scan.references.get(nested, ()),
                               self._owner_identity(nested, element, owners))
+            self.nested_items[nested] = item
             data = encode_item(item)
             self._check_item(nested, item, data, versionable=False)
             self.summary.item_count += 1
@@ -212,6 +229,7 @@ class DocumentReader:
         self._check_item(element, item, data, versionable=versionable)
         xml = etree.tostring(element, encoding="utf-8") if self.keep_xml else None
         self.summary.item_count += 1
+        self.nested_items = {}
         yield ReadItem(item, xml, data=data)
         _detach(element)
 

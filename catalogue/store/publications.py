@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, delete, func, select, update
+from sqlalchemy import Connection, Table, and_, delete, func, select, update
 
 from catalogue.codec import content_hash, encode_item
 from catalogue.errors import NotFound
@@ -24,6 +24,37 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 _BATCH = 2000
+_ITEM_COLUMNS = ("publication_id", "agency", "item_id", "version", "version_key", "kind",
+                 "element", "versionable", "name", "parent_agency", "parent_id",
+                 "parent_version", "line", "content_hash", "data", "xml")
+_EDGE_COLUMNS = ("from_pk", "publication_id", "position", "role", "to_agency", "to_id",
+                 "to_version", "type_of_object")
+_INSERTS: dict[tuple[str, str, tuple[str, ...]], tuple[str, list[int] | None]] = {}
+
+
+def _bulk_insert(conn: Connection, table: Table, columns: tuple[str, ...],
+                 rows: list[tuple[Any, ...]]) -> None:
+    """Insert rows given as tuples in ``columns`` order with one DBAPI executemany.
+
+    SQLAlchemy's executemany builds every row's parameters through the compiler (about a
+    third of the time of publishing); the statement is compiled once per dialect here, and
+    rows go to the driver as they are, positional or named as the driver wants them."""
+    key = (conn.dialect.name, table.name, columns)
+    cached = _INSERTS.get(key)
+    if cached is None:
+        compiled = table.insert().compile(dialect=conn.dialect, column_keys=list(columns))
+        order = ([columns.index(name) for name in compiled.positiontup or ()]
+                 if compiled.positional else None)
+        cached = _INSERTS[key] = (str(compiled), order)
+    sql, order = cached
+    params: list[Any]
+    if order is None:
+        params = [dict(zip(columns, row, strict=True)) for row in rows]
+    elif order == list(range(len(columns))):
+        params = list(rows)
+    else:
+        params = [tuple(row[i] for i in order) for row in rows]
+    conn.exec_driver_sql(sql, params)
 
 
 def _now() -> str:
@@ -49,7 +80,7 @@ class PublicationWriter:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self._pending: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+        self._pending: list[tuple[tuple[Any, ...], list[tuple[Any, ...]]]] = []
         self._seen: dict[int, set[tuple[str, str, str]]] = {}
         self._counts: dict[int, dict[str, set[tuple[str, str, str]]]] = {}
         self._agencies: dict[int, set[str]] = {}
@@ -86,22 +117,17 @@ class PublicationWriter:
         self._agencies[publication_id].add(ident.agency)
         data = read.data if read.data is not None else encode_item(item)
         parent = item.parent
-        row = {
-            "publication_id": publication_id, "agency": ident.agency, "item_id": ident.id,
-            "version": ident.version, "version_key": version_key(ident.version),
-            "kind": item.kind, "element": item.element, "versionable": read.versionable,
-            "name": item.name[:512],
-            "parent_agency": parent.agency if parent else None,
-            "parent_id": parent.id if parent else None,
-            "parent_version": parent.version if parent else None,
-            "line": item.location.line if item.location else None,
-            "content_hash": content_hash(data), "data": data,
-            "xml": zlib.compress(read.xml, 1) if read.xml is not None else None,
-        }
-        refs = [{"publication_id": publication_id, "position": position, "role": ref.role,
-                 "to_agency": ref.agency, "to_id": ref.id, "to_version": ref.version,
-                 "type_of_object": ref.type_of_object}
-                for position, ref in enumerate(item.references)]
+        location = item.location
+        row = (
+            publication_id, ident.agency, ident.id, ident.version,
+            version_key(ident.version), item.kind, item.element, read.versionable,
+            item.name[:512], parent.agency if parent else None, parent.id if parent else None,
+            parent.version if parent else None, location.line if location else None,
+            content_hash(data), data,
+            zlib.compress(read.xml, 1) if read.xml is not None else None,
+        )
+        refs = [(publication_id, position, ref.role, ref.agency, ref.id, ref.version,
+                 ref.type_of_object) for position, ref in enumerate(item.references)]
         self._pending.append((row, refs))
         if len(self._pending) >= _BATCH:
             self.flush()
@@ -110,25 +136,22 @@ class PublicationWriter:
     def flush(self) -> None:
         if not self._pending:
             return
-        rows = [row for row, _ in self._pending]
         # One executemany, then one query for the keys the rows got: INSERT ... RETURNING
         # with a guaranteed order runs one statement per row on SQLite.
-        self.conn.execute(items.insert(), rows)
+        _bulk_insert(self.conn, items, _ITEM_COLUMNS, [row for row, _ in self._pending])
         keys: dict[tuple[int, str, str, str], int] = {}
-        for pid in {row["publication_id"] for row in rows}:
+        for pid in {row[0] for row, _ in self._pending}:
             query = select(items.c.pk, items.c.agency, items.c.item_id, items.c.version).where(
                 items.c.publication_id == pid, items.c.pk > self._last_pk.get(pid, 0))
             for found in self.conn.execute(query):
                 keys[(pid, found.agency, found.item_id, found.version)] = found.pk
                 self._last_pk[pid] = max(self._last_pk.get(pid, 0), found.pk)
-        edge_rows = []
+        edge_rows: list[tuple[Any, ...]] = []
         for row, refs in self._pending:
-            pk = keys[(row["publication_id"], row["agency"], row["item_id"], row["version"])]
-            for ref in refs:
-                ref["from_pk"] = pk
-                edge_rows.append(ref)
+            pk = keys[(row[0], row[1], row[2], row[3])]
+            edge_rows.extend((pk, *ref) for ref in refs)
         if edge_rows:
-            self.conn.execute(edges.insert(), edge_rows)
+            _bulk_insert(self.conn, edges, _EDGE_COLUMNS, edge_rows)
         self._pending.clear()
 
     def counts(self, publication_id: int) -> ItemCounts:

@@ -23,6 +23,9 @@ Texts = tuple[tuple[str, str], ...]
 
 DOCUMENT_KINDS: tuple[str, ...] = get_args(DocumentKind)
 ACCESS_LEVELS: tuple[str, ...] = get_args(Access)
+#: ``json.dumps`` with options builds an encoder per call; documents are encoded by the
+#: hundred thousand.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +98,7 @@ class SearchDocument:
                            ("group_key", self.group_key)):
             if value:
                 record[key] = value
-        return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+        return _ENCODER.encode(record)
 
     @staticmethod
     def from_json(text: str) -> SearchDocument:
@@ -138,4 +141,4 @@ def text_in(texts: Texts, lang: str) -> str:
 def _texts(value: Sequence[Sequence[str]] | None) -> Texts:
     if not value:
         return ()
-    return tuple((lang, text) for lang, text in value)
+    return tuple(map(tuple, value))  # type: ignore[arg-type]

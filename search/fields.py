@@ -11,14 +11,14 @@ A word found in ``title`` outranks the same word in ``text``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
 from search.analysis import WORD_PATTERN, Analyzer, accented_form, fold, language_of
 from search.documents import SearchDocument, Texts
 from search.errors import InvalidDocument
-from search.facets import FACETS, LABEL_SEPARATOR, count_field, filter_field
+from search.facets import FACETS, LABEL_SEPARATOR, FacetSpec, count_field, filter_field
 
 # Keyword fields hold one lower-cased value each, matched exactly.
 URN = "urn"
@@ -48,6 +48,10 @@ URN_BOOST = 10.0
 
 FACET_FIELDS: tuple[str, ...] = tuple(dict.fromkeys(
     field for facet in FACETS for field in (filter_field(facet.name), count_field(facet.name))))
+#: Each facet with its filtering field and, when it has a labelled twin, its counting field.
+_FACET_PLAN: tuple[tuple[FacetSpec, str, str | None], ...] = tuple(
+    (facet, filter_field(facet.name), count_field(facet.name) if facet.labelled else None)
+    for facet in FACETS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,31 +69,45 @@ class IndexedDocument:
 
 
 def indexed_document(document: SearchDocument) -> IndexedDocument:
-    texts: dict[str, list[str]] = {name: [] for name in TEXT_FIELDS}
-    _add(texts, "title", document.label)
-    _add(texts, "title", document.question_text)
+    # Called once per document of every publication written: plain loops and per-text
+    # caches, no helper calls per value (it was 150 us a document, 40% of a rebuild).
+    title_fr: list[str] = []
+    title_en: list[str] = []
+    title_plain: list[str] = []
+    text_fr: list[str] = []
+    text_en: list[str] = []
+    text_plain: list[str] = []
+    _split(document.label, title_fr, title_en, title_plain)
+    _split(document.question_text, title_fr, title_en, title_plain)
     if document.name:
-        texts["title_plain"].append(document.name)
+        title_plain.append(document.name)
     for group_texts in (document.concept_labels, document.description,
                         document.category_labels):
-        _add(texts, "text", group_texts)
-    extra = (*document.topics, *document.instruments, document.cohort_label or document.cohort,
-             document.wave)
-    _add(texts, "text", tuple(("", t) for t in extra if t))
+        _split(group_texts, text_fr, text_en, text_plain)
+    for extra in (*document.topics, *document.instruments,
+                  document.cohort_label or document.cohort, document.wave):
+        if extra:  # of no known language: both stemmed fields
+            text_fr.append(extra)
+            text_en.append(extra)
+            text_plain.append(extra)
+    texts = {"title_fr": title_fr, "title_en": title_en, "title_plain": title_plain,
+             "text_fr": text_fr, "text_en": text_en, "text_plain": text_plain}
 
     facets: dict[str, tuple[str, ...]] = {}
-    for facet in FACETS:
-        facets[filter_field(facet.name)] = facet.values(document)
-        if facet.labelled:
-            facets[count_field(facet.name)] = facet.counted_terms(document)
+    for facet, filter_name, count_name in _FACET_PLAN:
+        facets[filter_name] = facet.values(document)
+        if count_name is not None:
+            facets[count_name] = facet.counted_terms(document)
 
-    written = " ".join(text for group_texts in (document.label, document.question_text,
-                                                document.concept_labels, document.description,
-                                                document.category_labels)
-                       for _, text in group_texts)
-    words = WORD_PATTERN.findall(f"{written} {' '.join(document.topics)}")
-    accents = dict.fromkeys(map(_accent_term, words))
-    accents.pop("", None)
+    accents: dict[str, None] = {}
+    for group_texts in (document.label, document.question_text, document.concept_labels,
+                        document.description, document.category_labels):
+        for _, text in group_texts:
+            if not text.isascii():
+                accents.update(dict.fromkeys(_accent_terms(text)))
+    for topic in document.topics:
+        if not topic.isascii():
+            accents.update(dict.fromkeys(_accent_terms(topic)))
 
     group_key = document.effective_group_key
     return IndexedDocument(
@@ -105,16 +123,22 @@ def indexed_document(document: SearchDocument) -> IndexedDocument:
     )
 
 
-def prepare_publication(publication_id: int,
-                        documents: Iterable[SearchDocument]) -> list[IndexedDocument]:
-    """Every document of one publication, checked to belong to it before anything is written."""
-    prepared = []
+def checked_documents(publication_id: int,
+                      documents: Iterable[SearchDocument]) -> Iterator[IndexedDocument]:
+    """The documents of one publication, prepared one by one as they come (a publication
+    of 100,000 variables is never held whole); a document of another publication raises
+    :class:`InvalidDocument`, and the engine then discards what it had written."""
     for document in documents:
         if document.publication_id != publication_id:
             raise InvalidDocument(f"{document.urn} belongs to publication "
                                   f"{document.publication_id}, not {publication_id}")
-        prepared.append(indexed_document(document))
-    return prepared
+        yield indexed_document(document)
+
+
+def prepare_publication(publication_id: int,
+                        documents: Iterable[SearchDocument]) -> list[IndexedDocument]:
+    """Every document of one publication, checked to belong to it before anything is written."""
+    return list(checked_documents(publication_id, documents))
 
 
 @lru_cache(maxsize=100_000)
@@ -124,27 +148,35 @@ def group_hash(group_key: str) -> int:
     return int.from_bytes(digest, "big") >> 1
 
 
-# Catalogues repeat a small vocabulary over and over: caching by word makes indexing
-# cost a dictionary look-up per word rather than a fold and a format.
-@lru_cache(maxsize=200_000)
-def _accent_term(word: str) -> str:
-    """``folded<US>written`` for an accented word worth suggesting, else an empty string."""
-    pair = accented_form(word)
-    return "" if pair is None else f"{pair[0]}{LABEL_SEPARATOR}{pair[1]}"
+# Catalogues repeat a small vocabulary over and over (labels asked in every wave, answer
+# categories, concepts): each accented text is looked at once.
+@lru_cache(maxsize=100_000)
+def _accent_terms(text: str) -> tuple[str, ...]:
+    """``folded<US>written`` for each accented word of ``text`` worth suggesting, in order."""
+    terms: dict[str, None] = {}
+    for word in WORD_PATTERN.findall(text):
+        pair = accented_form(word)
+        if pair is not None:
+            terms[f"{pair[0]}{LABEL_SEPARATOR}{pair[1]}"] = None
+    return tuple(terms)
 
 
 def _sort_key(text: str) -> int:
     return int.from_bytes(fold(text).encode("utf-8")[:8].ljust(8, b"\0"), "big")
 
 
-def _add(texts: dict[str, list[str]], group: str, values: Texts) -> None:
+def _split(values: Texts, french: list[str], english: list[str], plain: list[str]) -> None:
+    """Texts to their language's stemmed field (both when the language is unknown), and
+    every text to the plain field."""
     for lang, text in values:
         if not text:
             continue
         language = language_of(lang)
         if language is None:
-            texts[f"{group}_fr"].append(text)
-            texts[f"{group}_en"].append(text)
+            french.append(text)
+            english.append(text)
+        elif language == "fr":
+            french.append(text)
         else:
-            texts[f"{group}_{language}"].append(text)
-        texts[f"{group}_plain"].append(text)
+            english.append(text)
+        plain.append(text)

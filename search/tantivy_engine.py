@@ -41,8 +41,8 @@ from search.fields import (
     URN,
     URN_KEY,
     IndexedDocument,
+    checked_documents,
     indexed_document,
-    prepare_publication,
 )
 from search.index_dir import open_index_dir
 from search.locking import WriteLock
@@ -100,11 +100,13 @@ class TantivyEngine(IndexedEngine[_Snapshot, tantivy.DocAddress]):
 
     def replace_publication(self, publication_id: int,
                             documents: Iterable[SearchDocument]) -> int:
-        prepared = prepare_publication(publication_id, documents)
+        # Documents stream from the store into the writer (tantivy indexes them on its
+        # own threads meanwhile); nothing is visible before the commit, and a failure
+        # rolls back what was added.
         with WriteLock(self.path, self.lock_timeout):
-            self._write(prepared, delete=Query.term_query(self._schema, PUBLICATION,
-                                                          publication_id))
-        return len(prepared)
+            return self._write(checked_documents(publication_id, documents),
+                               delete=Query.term_query(self._schema, PUBLICATION,
+                                                       publication_id))
 
     def delete_publication(self, publication_id: int) -> None:
         with WriteLock(self.path, self.lock_timeout):

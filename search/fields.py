@@ -135,12 +135,6 @@ def checked_documents(publication_id: int,
         yield indexed_document(document)
 
 
-def prepare_publication(publication_id: int,
-                        documents: Iterable[SearchDocument]) -> list[IndexedDocument]:
-    """Every document of one publication, checked to belong to it before anything is written."""
-    return list(checked_documents(publication_id, documents))
-
-
 @lru_cache(maxsize=100_000)
 def group_hash(group_key: str) -> int:
     """A stable unsigned 63-bit number for a group key (fits signed and unsigned fields)."""

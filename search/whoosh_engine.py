@@ -51,8 +51,8 @@ from search.fields import (
     URN,
     URN_KEY,
     IndexedDocument,
+    checked_documents,
     indexed_document,
-    prepare_publication,
 )
 from search.index_dir import open_index_dir
 from search.locking import WriteLock
@@ -113,19 +113,20 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
 
     def replace_publication(self, publication_id: int,
                             documents: Iterable[SearchDocument]) -> int:
-        prepared = prepare_publication(publication_id, documents)
+        count = 0
         with WriteLock(self.path, self.lock_timeout):
             writer = self._writer()
             try:
                 writer.delete_by_term(PUBLICATION, str(publication_id))
-                for document in prepared:
+                for document in checked_documents(publication_id, documents):
                     writer.add_document(**_fields(document))
+                    count += 1
             except BaseException:
                 writer.cancel()
                 raise
             writer.commit()
             self._after_commit()
-        return len(prepared)
+        return count
 
     def delete_publication(self, publication_id: int) -> None:
         with WriteLock(self.path, self.lock_timeout):

@@ -85,6 +85,11 @@ class Settings:
         metadata=_help("Failed sign-ins from one client address within the window before it "
                        "waits."),
     )
+    page_cache_mb: int = field(
+        default=64,
+        metadata=_help("Memory, in MB per worker, for whole pages kept for visitors without a "
+                       "session (0 turns the cache off)."),
+    )
     log_level: str = field(
         default="INFO",
         metadata=_help("Logging level: DEBUG, INFO, WARNING or ERROR."),

@@ -19,6 +19,7 @@ Middleware is listed once, in :func:`middleware`, outermost first.
 
 from __future__ import annotations
 
+import gc
 import importlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -69,7 +70,7 @@ def middleware(settings: Settings) -> list[Middleware]:
     """
     return [
         Middleware(SecurityHeadersMiddleware),
-        Middleware(GZipMiddleware, minimum_size=2048),
+        Middleware(GZipMiddleware, minimum_size=2048, compresslevel=6),
         Middleware(LanguageMiddleware),
         Middleware(AuthMiddleware, settings=settings),
     ]
@@ -104,7 +105,16 @@ def create_app(settings: Settings | None = None, *,
                 hook = getattr(module, "lifespan", None)
                 if hook is not None:
                     await stack.enter_async_context(hook(app))
-            yield
+            # What startup built (structures of every publication, templates, modules)
+            # lives as long as the worker: keep it out of the garbage collector's full
+            # passes, which otherwise walk it all and stall every request for up to
+            # 0.7 s with 200,000 variables published.
+            gc.collect()
+            gc.freeze()
+            try:
+                yield
+            finally:
+                gc.unfreeze()
 
     app = Starlette(routes=routes, middleware=middleware(settings),
                     exception_handlers=dict(EXCEPTION_HANDLERS), lifespan=lifespan)

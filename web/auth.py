@@ -124,6 +124,12 @@ class Auth:
         self._resolve()
         return self._user
 
+    @property
+    def personal(self) -> bool:
+        """True once this request has a session (found or started) or changes its cookie:
+        its answer is then this visitor's own."""
+        return self._session is not None or self.set_token is not None or self.clear_cookie
+
     def start(self, user: User | None) -> Session:
         if self.store is None:
             raise Forbidden("sessions are not available")

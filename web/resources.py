@@ -26,6 +26,7 @@ from search.engine import SearchEngine
 from search.indexing import catch_up, open_index
 from search.query import SearchQuery
 from search.results import SearchResults
+from web.page_cache import Key, PageCache
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,17 +43,24 @@ class Resources:
     #: Documents in the index when last checked: tells one index commit from the next
     #: well enough to key what is computed from facet counts.
     _documents: int = field(default=-1)
+    #: Whole responses for visitors without a session (see :mod:`web.page_cache`).
+    page_cache: PageCache = field(default_factory=lambda: PageCache(0))
 
     @property
     def catalogue(self) -> Catalogue:
         """The catalogue, its state re-checked against the store when due."""
         now = time.monotonic()
-        if now - self._checked >= REFRESH_INTERVAL:
+        if now - self._checked >= REFRESH_INTERVAL or self._documents < 0:
             self._checked = now
             self.catalogue_.refresh()
             self._documents = self.engine.search(
                 SearchQuery(page_size=1, facets=(), highlight=False)).total
         return self.catalogue_
+
+    def generation(self) -> Key:
+        """What the store and the index hold now, as far as pages are concerned."""
+        catalogue = self.catalogue
+        return (str(catalogue.state.generation), str(self._documents))
 
     def cached(self, key: tuple[str, ...], build: Callable[[], T]) -> T:
         """``build()`` (page data drawn from the store and the index), remembered until
@@ -86,7 +94,8 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             log.info("indexed %s documents left behind by an earlier publication", indexed)
         catalogue = Catalogue(store)
         catalogue.refresh()  # builds the structures of live publications once, now
-        found = Resources(settings, store, engine, catalogue, time.monotonic())
+        found = Resources(settings, store, engine, catalogue, time.monotonic(),
+                          page_cache=PageCache(settings.page_cache_mb * 1024 * 1024))
         yield found
     finally:
         engine.close()

@@ -22,6 +22,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from catalogue.browse import ItemOfOtherKind
+from web.page_cache import KeptResponse, public_key
+from web.resources import resources
 from web.templating import url_for
 
 #: Pages for each kind of item: a URN of another kind is redirected to its own page.
@@ -113,25 +115,43 @@ def prefers_json(accept: str) -> bool:
 def _endpoint(resource: Resource, *, json: bool) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
         as_json = json or prefers_json(request.headers.get("accept", ""))
+        res = resources(request)
+        key = public_key(request, resource.name, "json" if as_json else "html") \
+            if res.page_cache.limit else None
+        generation = res.generation() if key is not None else ()
+        if key is not None:
+            kept = res.page_cache.get(generation, key)
+            if kept is not None:
+                return kept.response()
         try:
             result = resource.view(request)
         except ItemOfOtherKind as other:
             return _redirect_to_kind(request, other, as_json)
         if isinstance(result, Response):
             return result
+        response: Response
         if as_json:
-            return JSONResponse(dict(result.json()), status_code=result.status,
-                                headers={"Vary": VARY})
-        templates = request.app.state.templates
-        context = {"lang": request.state.lang, "json_url": _json_url(request, resource),
-                   **result.data}
-        response: Response = templates.TemplateResponse(
-            request, result.template, context, status_code=result.status,
-            headers={"Vary": VARY})
+            response = JSONResponse(dict(result.json()), status_code=result.status,
+                                    headers={"Vary": VARY})
+        else:
+            templates = request.app.state.templates
+            context = {"lang": request.state.lang, "json_url": _json_url(request, resource),
+                       **result.data}
+            response = templates.TemplateResponse(
+                request, result.template, context, status_code=result.status,
+                headers={"Vary": VARY})
+        if key is not None and response.status_code == 200 and _still_public(request):
+            res.page_cache.put(generation, key, KeptResponse.of(response))
         return response
 
     endpoint.__name__ = f"{resource.name}_{'json' if json else 'page'}"
     return endpoint
+
+
+def _still_public(request: Request) -> bool:
+    """True when rendering the page started no session (no CSRF token went into it)."""
+    auth = getattr(request.state, "auth", None)
+    return auth is None or not auth.personal
 
 
 def _json_url(request: Request, resource: Resource) -> str:

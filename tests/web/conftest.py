@@ -94,10 +94,12 @@ def published(tmp_path_factory: pytest.TempPathFactory, schema_dir: Path) -> Pub
 class Client:
     """A synchronous client over the app's ASGI interface (lifespan run once)."""
 
-    def __init__(self, portal: Any, client: httpx.AsyncClient, settings: Settings) -> None:
+    def __init__(self, portal: Any, client: httpx.AsyncClient, settings: Settings,
+                 app: Any = None) -> None:
         self._portal = portal
         self._client = client
         self.settings = settings
+        self.app = app
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
         """One GET; cookies are only those given (nothing is kept between requests)."""
@@ -128,7 +130,7 @@ def running(data_dir: Path, schema_dir: Path) -> Iterator[Client]:
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                    base_url="http://testserver", follow_redirects=False)
         try:
-            yield Client(portal, client, settings)
+            yield Client(portal, client, settings, app)
         finally:
             portal.call(client.aclose)
             portal.call(lifespan.__aexit__, None, None, None)

@@ -26,8 +26,12 @@ async def health(request: Request) -> Response:
     res = resources(request)
     state = res.catalogue.state
     documents = res.search(SearchQuery(page_size=1, facets=(), highlight=False)).total
+    cache = res.page_cache
     return JSONResponse({"ok": True, "pid": os.getpid(), "publications": len(state.publications),
-                         "cohorts": [c.slug for c in state.cohorts], "documents": documents})
+                         "cohorts": [c.slug for c in state.cohorts], "documents": documents,
+                         "page_cache": {"entries": len(cache), "bytes": cache.size,
+                                        "limit": cache.limit, "hits": cache.hits,
+                                        "misses": cache.misses}})
 
 
 def routes() -> list[BaseRoute]:

@@ -1,0 +1,103 @@
+"""Whole pages kept for visitors without a session: served again as they were, never to a
+visitor with a session or a basket, per language and format, and dropped the moment a
+publication or a withdrawal changes the catalogue."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from conftest import Client, publish, withdraw
+from support import Sample
+
+from web.page_cache import KeptResponse, PageCache
+from web.resources import REFRESH_INTERVAL
+
+SMOKE = "/variables/urn:ddi:fr.sample:var-W1-SMOKE"
+
+
+def _hits(client: Client) -> int:
+    return int(client.app.state.resources.page_cache.hits)
+
+
+def test_an_anonymous_page_is_rendered_once_then_served_as_it_was(site: Client) -> None:
+    first = site.get("/cohorts/gazel")
+    hits = _hits(site)
+    second = site.get("/cohorts/gazel")
+    assert second.status_code == 200
+    assert _hits(site) == hits + 1
+    assert second.content == first.content
+    assert second.headers["content-type"] == first.headers["content-type"]
+    assert second.headers["content-length"] == first.headers["content-length"]
+    assert second.headers["vary"] == first.headers["vary"]
+    # the security headers are added around the cache, on every answer
+    assert "content-security-policy" in second.headers
+
+
+def test_language_and_format_are_kept_apart(site: Client) -> None:
+    french = site.html("/cohorts/gazel", headers={"Accept-Language": "fr"})
+    english = site.html("/cohorts/gazel", headers={"Accept-Language": "en"})
+    again = site.html("/cohorts/gazel", headers={"Accept-Language": "fr"})
+    assert (french.get("lang"), english.get("lang"), again.get("lang")) == ("fr", "en", "fr")
+    as_json = site.json("/cohorts/gazel", headers={"Accept": "application/json"})
+    assert as_json["slug"] == "gazel"
+    assert site.html("/cohorts/gazel?lang=en").get("lang") == "en"
+
+
+def test_a_visitor_with_a_session_or_a_basket_is_never_served_from_it(site: Client) -> None:
+    site.get("/cohorts/gazel")
+    for cookies in ("catalogue_session=anything", "catalogue_basket=anything",
+                    "lang=en; other=1"):
+        hits = _hits(site)
+        response = site.get("/cohorts/gazel", headers={"Cookie": cookies})
+        assert response.status_code == 200
+        assert _hits(site) == hits, cookies
+    hits = _hits(site)
+    site.get("/cohorts/gazel", headers={"Cookie": "lang=fr"})  # the language one is public
+    assert _hits(site) == hits + 1
+
+
+def test_error_pages_are_not_kept(site: Client) -> None:
+    for _ in range(2):
+        hits = _hits(site)
+        assert site.get("/variables/urn:ddi:fr.sample:nothing-here").status_code == 404
+        assert _hits(site) == hits
+
+
+def test_a_publication_and_a_withdrawal_are_seen_at_once(
+        fresh_site: Callable[[], Client], tmp_path: Path) -> None:
+    client = fresh_site()
+    before = client.json(SMOKE + ".json")
+    assert client.json(SMOKE + ".json") == before  # now kept
+    label = {"fr": "Statut tabagique (v3)", "en": "Smoking status (v3)"}
+    (v3,) = publish(client.settings, [Sample(version="3", smoke_label=label).write(
+        tmp_path / "sample-v3.xml")])
+    time.sleep(REFRESH_INTERVAL + 0.05)
+    after = client.json(SMOKE + ".json")
+    assert after["version"]["version"] == "3" != before["version"]["version"]
+    withdraw(client.settings, v3)
+    time.sleep(REFRESH_INTERVAL + 0.05)
+    assert client.json(SMOKE + ".json")["version"]["version"] == before["version"]["version"]
+
+
+def test_the_cache_holds_at_most_its_size_least_recently_used_first() -> None:
+    cache = PageCache(limit=8 * 1300)
+    page = KeptResponse(200, b"x" * 1000, ((b"content-type", b"text/html"),))
+    for n in range(10):
+        cache.put(("g",), (str(n),), page)
+    assert cache.size <= 8 * 1300
+    assert cache.get(("g",), ("0",)) is None  # the oldest went first
+    assert cache.get(("g",), ("9",)) is not None
+    cache.put(("g",), ("huge",), KeptResponse(200, b"x" * 5000, ()))  # > 1/8 of the cache
+    assert cache.get(("g",), ("huge",)) is None
+    assert cache.get(("g2",), ("9",)) is None  # another generation: emptied
+    assert len(cache) == 0 and cache.size == 0
+
+
+def test_health_says_how_the_cache_fares(site: Client) -> None:
+    site.get("/cohorts/elfe")
+    site.get("/cohorts/elfe")
+    cache = site.json("/healthz")["page_cache"]
+    assert cache["hits"] >= 1 and cache["misses"] >= 1
+    assert 0 < cache["bytes"] <= cache["limit"] == site.settings.page_cache_mb * 1024 * 1024

@@ -381,7 +381,7 @@ def _instrument_page(catalogue: Catalogue, urn: str) -> InstrumentPage:
     instrument = stored.item
     assert isinstance(instrument, Instrument)
     structure = catalogue.structure(stored.publication_id)
-    wave = _wave_of_instrument(structure, instrument)
+    wave = structure.wave_of_instrument(instrument)
     return InstrumentPage(instrument, _locate(catalogue, stored), wave,
                           structure.cohort_of(instrument), tuple(structure.flow(instrument)))
 
@@ -440,18 +440,11 @@ def _question_page(catalogue: Catalogue, urn: str) -> QuestionPage:
                                    if isinstance(s.item, Concept)))
     asked = []
     for instrument in structure.instruments_asking(question.identity):
-        asked.append(AskedIn(instrument, _wave_of_instrument(structure, instrument)))
+        asked.append(AskedIn(instrument, structure.wave_of_instrument(instrument)))
     asked.sort(key=lambda a: (a.wave.years if a.wave else (), a.instrument.urn))
     return QuestionPage(question, _locate(catalogue, stored), structure.cohort_of(question),
                         responses, tuple(instructions), concepts,
                         _variables_of_question(catalogue, question.identity), tuple(asked))
-
-
-def _wave_of_instrument(structure: PublicationStructure, instrument: Instrument) -> Wave | None:
-    identity = instrument.identity
-    return next((w for c in structure.cohorts for w in c.waves
-                 if any(i.identity == identity for i in w.instruments)),
-                None) or structure.wave_of(instrument)
 
 
 def _response_domains(catalogue: Catalogue, representations: Iterable[Representation]

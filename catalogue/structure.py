@@ -212,6 +212,7 @@ class PublicationStructure:
             OrderedDict())
         self.cohorts = self._find_cohorts()
         self._wave_of_study = {w.study.identity: w for c in self.cohorts for w in c.waves}
+        self._instrument_waves: dict[Identity, Wave] | None = None
 
     # -- holding -----------------------------------------------------------------------------
 
@@ -338,6 +339,17 @@ class PublicationStructure:
         Every variable of one scheme shares it, so waves and cohorts are worked out once
         per scheme, not once per variable."""
         return item.parent, tuple(self._holders.get(item.identity.key, ()))
+
+    def wave_of_instrument(self, instrument: Instrument) -> Wave | None:
+        """The wave whose data collections use ``instrument`` (else where it sits)."""
+        if self._instrument_waves is None:
+            self._instrument_waves = {}
+            for cohort in self.cohorts:
+                for wave in cohort.waves:
+                    for used in wave.instruments:
+                        self._instrument_waves.setdefault(used.identity, wave)
+        found = self._instrument_waves.get(instrument.identity)
+        return found if found is not None else self.wave_of(instrument)
 
     def wave_of(self, item: Item) -> Wave | None:
         key = self._placement(item)

@@ -67,8 +67,9 @@ def _newest_first(query: Select[Any]) -> Select[Any]:
         items.c.version_key.desc(), items.c.publication_id.desc())
 
 
-def _is_superseded() -> Any:
-    """SQL condition: a newer live version of the same Agency+ID exists."""
+def _superseded_condition() -> Any:
+    """SQL condition: a newer live version of the same Agency+ID exists. Built once
+    (:data:`_SUPERSEDED`): making its aliases cost 3 ms a query."""
     newer, newer_pub = items.alias("newer"), publications.alias("newer_pub")
     return exists(
         select(newer.c.pk).select_from(newer.join(
@@ -78,6 +79,9 @@ def _is_superseded() -> Any:
             or_(newer.c.version_key > items.c.version_key,
                 and_(newer.c.version_key == items.c.version_key,
                      newer.c.publication_id > items.c.publication_id))))
+
+
+_SUPERSEDED = _superseded_condition()
 
 
 class ItemQueries:
@@ -148,7 +152,7 @@ class ItemQueries:
                     for r in conn.execute(query)]
 
     def is_current(self, stored: StoredItem) -> bool:
-        query = select(_is_superseded()).select_from(items).where(items.c.pk == stored.pk)
+        query = select(_SUPERSEDED).select_from(items).where(items.c.pk == stored.pk)
         with self.engine.connect() as conn:
             return not stored.withdrawn and not conn.execute(query).scalar()
 
@@ -164,7 +168,7 @@ class ItemQueries:
     def current_items(self, kinds: Sequence[str]) -> Iterator[StoredItem]:
         """The current version of every item of these kinds, live publications only."""
         query = _base().where(items.c.kind.in_(kinds), publications.c.withdrawn_at.is_(None),
-                              ~_is_superseded())
+                              ~_SUPERSEDED)
         with self.engine.connect() as conn:
             for row in conn.execute(query.order_by(items.c.pk)):
                 yield _stored(row)
@@ -172,7 +176,7 @@ class ItemQueries:
     def current_items_of_publication(self, publication_id: int) -> Iterator[StoredItem]:
         """The items of one publication that are current (none if it is withdrawn)."""
         query = _base().where(items.c.publication_id == publication_id,
-                              publications.c.withdrawn_at.is_(None), ~_is_superseded())
+                              publications.c.withdrawn_at.is_(None), ~_SUPERSEDED)
         with self.engine.connect() as conn:
             for row in conn.execute(query.order_by(items.c.pk)):
                 yield _stored(row)
@@ -183,7 +187,7 @@ class ItemQueries:
                  .select_from(_JOINED)
                  .where(items.c.publication_id == publication_id,
                         publications.c.complete.is_(True),
-                        publications.c.withdrawn_at.is_(None), ~_is_superseded()))
+                        publications.c.withdrawn_at.is_(None), ~_SUPERSEDED))
         with self.engine.connect() as conn:
             return {f"urn:ddi:{r.agency}:{r.item_id}:{r.version}" for r in conn.execute(query)}
 
@@ -259,7 +263,7 @@ class ItemQueries:
         if kinds:
             query = query.where(items.c.kind.in_(kinds))
         if current_only:
-            query = query.where(publications.c.withdrawn_at.is_(None), ~_is_superseded())
+            query = query.where(publications.c.withdrawn_at.is_(None), ~_SUPERSEDED)
         with self.engine.connect() as conn:
             rows = conn.execute(query.distinct().order_by(items.c.pk)).all()
         return [_stored(row) for row in rows]

@@ -239,13 +239,14 @@ def free_port() -> int:
         return port
 
 
-def wait_ready(port: int, process: subprocess.Popen[bytes], workers: int,
-               timeout: float = 900) -> None:
-    """Until every worker has answered /healthz (each opens the store and builds the
-    structures in its lifespan; a new connection per try spreads the tries)."""
+def worker_health(port: int, workers: int, process: subprocess.Popen[bytes],
+                  timeout: float = 900) -> dict[int, dict[str, object]]:
+    """``/healthz`` of every worker, by pid (a new connection per try spreads the tries
+    over the workers). Each worker opens the store and builds the structures in its
+    lifespan: this also waits until every one is ready."""
     deadline = time.monotonic() + timeout
-    pids: set[int] = set()
-    while time.monotonic() < deadline and len(pids) < workers:
+    found: dict[int, dict[str, object]] = {}
+    while time.monotonic() < deadline and len(found) < workers:
         if process.poll() is not None:
             raise SystemExit("catalogue serve stopped before it was ready")
         try:
@@ -256,13 +257,25 @@ def wait_ready(port: int, process: subprocess.Popen[bytes], workers: int,
                 while chunk := sock.recv(65536):
                     answer += chunk
             if answer.startswith(b"HTTP/1.1 200"):
-                pids.add(json.loads(answer.split(b"\r\n\r\n", 1)[1])["pid"])
+                health = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+                found[int(health["pid"])] = health
                 continue
         except (OSError, ValueError, KeyError):
             pass
         time.sleep(0.2)
-    if len(pids) < workers:
+    if len(found) < workers:
         raise SystemExit("catalogue serve was not ready in time")
+    return found
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 # -- the load ---------------------------------------------------------------------------------
@@ -429,7 +442,7 @@ def main() -> None:
         env=environment(args.data, args.schemas))
     try:
         started = time.monotonic()
-        wait_ready(port, server, args.workers)
+        worker_health(port, args.workers, server)
         print(f"serving with {args.workers} workers (ready in "
               f"{time.monotonic() - started:.1f} s); driving from another process...",
               flush=True)
@@ -441,6 +454,13 @@ def main() -> None:
             check=True, capture_output=True, text=True)
         print("URNs drawn " + ("uniformly" if args.uniform else "with Zipf-like popularity"))
         report(json.loads(driver.stdout), args.connections)
+        for pid, health in sorted(worker_health(port, args.workers, server).items()):
+            cache = health["page_cache"]
+            assert isinstance(cache, dict)
+            asked = cache["hits"] + cache["misses"]
+            print(f"worker {pid}: {_rss_mb(pid):.0f} MB resident; page cache "
+                  f"{cache['hits'] / max(1, asked):.0%} of {asked} anonymous requests served "
+                  f"from {cache['entries']} pages ({cache['bytes'] / 2**20:.0f} MB)")
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -34,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "import-table", help="turn a data dictionary (.csv or .xlsx) into DDI-L 3.3",
         description="Read a data dictionary (one row per variable) and write a DDI-L 3.3 "
                     "DDIInstance. Unchanged items keep their versions; changed ones get the "
-                    "next version, compared with --previous or the existing --out file.")
+                    "next version, compared with --previous or the existing --out file, and "
+                    "never one the catalogue (CATALOGUE_DATA_DIR) already published.")
     table.add_argument("dictionary", type=Path, metavar="DICT", help="the .csv or .xlsx table")
     table.add_argument("--agency", required=True, help="DDI agency, e.g. fr.constances")
     table.add_argument("--out", required=True, type=Path, metavar="FILE.xml",
@@ -50,7 +51,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     table.set_defaults(handler=import_table)
 
     topics = subparsers.add_parser(
-        "import-topics", help="turn a topics table (.csv) into a DDI-L 3.3 ConceptScheme",
+        "import-topics", help="turn a topics table (.csv or .xlsx) into a DDI-L 3.3 "
+                              "ConceptScheme",
         description="Read a topics table (id, label_fr, label_en, description_fr, "
                     "description_en) and write it as a DDI-L 3.3 ConceptScheme.")
     topics.add_argument("table", type=Path, metavar="TOPICS.csv")
@@ -67,7 +69,8 @@ def import_table(args: argparse.Namespace, settings: Settings) -> int:
     topics = _topic_refs(args.topics)
     dictionary = read_dictionary(args.dictionary, study_path=args.study, topics=topics)
     previous = _previous(args.previous, args.out)
-    xml = dictionary_to_ddi(dictionary, agency=args.agency, topics=topics, previous=previous)
+    xml = dictionary_to_ddi(dictionary, agency=args.agency, topics=topics, previous=previous,
+                            published=_published_versions(settings, args.agency))
     _write(args.out, xml, previous)
     questions = len(dictionary.questions)
     print(f"{args.out}: {len(dictionary.rows)} variables in {len(dictionary.waves)} waves, "
@@ -80,7 +83,8 @@ def import_topics(args: argparse.Namespace, settings: Settings) -> int:
     _check_usage(args.agency, args.table, (".csv", ".xlsx"))
     topics = read_topics_table(args.table)
     previous = _previous(args.previous, args.out)
-    xml = topics_to_ddi(topics, agency=args.agency, previous=previous)
+    xml = topics_to_ddi(topics, agency=args.agency, previous=previous,
+                        published=_published_versions(settings, args.agency))
     _write(args.out, xml, previous)
     print(f"{args.out}: {len(topics)} topics{'; unchanged' if xml == previous else ''}")
     return 0
@@ -128,6 +132,20 @@ def _topic_refs(path: Path | None) -> dict[str, TopicRef]:
             return {}
         raise UnusableInput(f"--topics {path}: no such file")
     return read_topic_refs(_read(path, "--topics"))
+
+
+def _published_versions(settings: Settings, agency: str) -> dict[str, int]:
+    """The highest version the catalogue published per ID of ``agency`` (none without a
+    store): an item that left the dictionary and comes back changed gets a new version."""
+    from catalogue.commands import existing_store  # noqa: PLC0415 - the store is heavy
+
+    store = existing_store(settings)
+    if store is None:
+        return {}
+    try:
+        return store.published_versions(agency)
+    finally:
+        store.close()
 
 
 def _previous(previous: Path | None, out: Path) -> bytes | None:

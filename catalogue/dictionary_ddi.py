@@ -14,7 +14,9 @@ Layout of the output (the conventions the catalogue's reader relies on):
 IDs come from natural keys (``var-V1-BMI_V1``, ``q-TABAC_STATUT``, ``cl-OUI_NON``...), so
 they are stable. Versions are integers: an item keeps the version it has in the previous
 output when its content (its own fields, its children's identities and versions, the
-versions it references) is unchanged, and gets the next integer otherwise.
+versions it references) is unchanged, and gets the next integer otherwise. ``published``
+gives the highest version the catalogue ever published for an ID of the agency: a version
+is never given twice, even to an item that left the dictionary and came back changed.
 """
 
 from __future__ import annotations
@@ -100,9 +102,11 @@ _Element: TypeAlias = etree._Element
 
 
 def dictionary_to_ddi(dictionary: Dictionary, *, agency: str, topics: Mapping[str, TopicRef],
-                      previous: bytes | None = None) -> bytes:
-    """The DDIInstance for ``dictionary``; ``previous`` is the last output, for versions."""
-    build = _Builder(agency, _PreviousOutput(previous))
+                      previous: bytes | None = None,
+                      published: Mapping[str, int] | None = None) -> bytes:
+    """The DDIInstance for ``dictionary``; ``previous`` is the last output, and
+    ``published`` the highest version already published per ID, for versions."""
+    build = _Builder(agency, _PreviousOutput(previous), published)
     study = dictionary.study
     group_id = study.id or study.slug or agency.rsplit(".", 1)[-1]
     root = build.item(None, "ddi:DDIInstance", f"{group_id}-publication")
@@ -120,9 +124,10 @@ def dictionary_to_ddi(dictionary: Dictionary, *, agency: str, topics: Mapping[st
 
 
 def topics_to_ddi(topics: Iterable[Topic], *, agency: str,
-                  previous: bytes | None = None) -> bytes:
+                  previous: bytes | None = None,
+                  published: Mapping[str, int] | None = None) -> bytes:
     """The shared topics as a ConceptScheme in a ResourcePackage of its own."""
-    build = _Builder(agency, _PreviousOutput(previous))
+    build = _Builder(agency, _PreviousOutput(previous), published)
     root = build.item(None, "ddi:DDIInstance", "topics-publication")
     package = build.item(root, "g:ResourcePackage", "topics-resources")
     citation = build.sub(package, "r:Citation")
@@ -173,9 +178,11 @@ def _parse(xml: bytes, what: str) -> _Element:
 class _Builder:
     """Creates DDI elements and gives each versionable item its version once complete."""
 
-    def __init__(self, agency: str, previous: _PreviousOutput) -> None:
+    def __init__(self, agency: str, previous: _PreviousOutput,
+                 published: Mapping[str, int] | None = None) -> None:
         self.agency = agency
         self.previous = previous
+        self.published = published or {}
         self.versions: dict[str, str] = {}
         self.changed = 0
 
@@ -215,12 +222,13 @@ class _Builder:
         digest, own = _fingerprint(el)
         id_ = el.findtext(_R_ID) or ""
         before = self.previous.get((el.tag, self.agency, id_))
+        highest = self.published.get(id_, 0)
         if before is None:
-            version = "1"
+            version = str(highest + 1)
         elif before[1] == digest:
             version = before[0]
         else:
-            version = str(int(before[0].split(".")[0]) + 1)
+            version = str(max(int(before[0].split(".")[0]), highest) + 1)
         if before is None or before[0] != version:
             self.changed += 1
         for node in own:

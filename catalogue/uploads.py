@@ -345,7 +345,8 @@ def _convert_dictionary(settings: Settings, store: Store, history: CohortHistory
             groups = [s.item for s in store.items_of_publication(current.id, ("Group",))]
             dictionary = dataclasses.replace(dictionary, study=study_from_items(groups))
     agency = _agency(store, history, current)
-    xml = dictionary_to_ddi(dictionary, agency=agency, topics=topics, previous=previous)
+    xml = dictionary_to_ddi(dictionary, agency=agency, topics=topics, previous=previous,
+                            published=store.published_versions(agency))
     (directory / "dictionary.xml").write_bytes(xml)
     return FileReport(file=display, ddi_version=None), "dictionary.xml"
 

@@ -103,6 +103,12 @@ class CliResult:
 CliRunner = Callable[..., CliResult]
 
 
+@pytest.fixture(autouse=True)
+def _own_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads or writes the developer's catalogue (``var/``)."""
+    monkeypatch.setenv("CATALOGUE_DATA_DIR", str(tmp_path / "catalogue-data"))
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     """A fresh, not yet created, catalogue data directory."""

@@ -151,6 +151,20 @@ class ItemQueries:
                                 r.withdrawn_at is not None, r.pk)
                     for r in conn.execute(query)]
 
+    def published_versions(self, agency: str) -> dict[str, int]:
+        """The highest whole-number version (its first part) ever published for each ID of
+        ``agency``, withdrawn publications included: versions a new one must not reuse."""
+        query = select(items.c.item_id, items.c.version).where(items.c.agency == agency)
+        highest: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for item_id, version in conn.execute(query):
+                head = version.split(".", 1)[0]
+                if head.isdigit():
+                    number = int(head)
+                    if number > highest.get(item_id, 0):
+                        highest[item_id] = number
+        return highest
+
     def is_current(self, stored: StoredItem) -> bool:
         query = select(_SUPERSEDED).select_from(items).where(items.c.pk == stored.pk)
         with self.engine.connect() as conn:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from lxml import etree
@@ -17,6 +18,9 @@ from catalogue.dictionary_table import COLUMNS
 XSD = Path(__file__).resolve().parents[3] / "shared" / "ddi-schemas" / "3.3" / "instance.xsd"
 
 Run = Callable[..., tuple[int, str, str]]
+
+if TYPE_CHECKING:
+    from conftest import CliRunner
 
 BASE = {"wave_mode": "", "source": "questionnaire", "access": "open"}
 ROWS: list[dict[str, str]] = [
@@ -349,3 +353,31 @@ def test_categories_cell_escapes_separators() -> None:
     assert parse_categories(format_categories(entries))[0] == entries
     assert parse_categories("1 Oui")[1] == ["category '1 Oui' has no '='; write code=label "
                                             "fr|label en"]
+
+
+def test_a_published_version_is_never_given_again(tmp_path: Path, topics: Path,
+                                                  cli: CliRunner) -> None:
+    """A variable leaves the dictionary, then comes back changed: the catalogue already
+    published its version 1, so the new content is version 2, and publishes."""
+    assert cli("publish", topics).code == 0
+    out = tmp_path / "out.xml"
+
+    def import_and_publish(rows: list[dict[str, str]], name: str) -> dict[str, str]:
+        table = write_csv(tmp_path / name, rows)
+        result = cli("import-table", table, "--agency", "fr.test", "--out", out,
+                     "--topics", topics)
+        assert result.code == 0, result.err
+        published = cli("publish", out)
+        assert published.code == 0, published.out + published.err
+        return versions(out.read_bytes())
+
+    first = import_and_publish(ROWS, "d1.csv")
+    assert first["var-V1-POIDS_V1"] == "1"
+    without = import_and_publish([r for r in ROWS if r["variable"] != "POIDS_V1"], "d2.csv")
+    assert "var-V1-POIDS_V1" not in without
+    back = [dict(r) for r in ROWS]
+    back[2]["label_en"] = "Weight, measured"
+    again = import_and_publish(back, "d3.csv")
+    assert again["var-V1-POIDS_V1"] == "2"
+    # items that stayed the same keep their version
+    assert again["var-V1-TABAC_V1"] == first["var-V1-TABAC_V1"] == "1"

@@ -383,6 +383,10 @@ class Instruction(Item):
 
 ACCESS_OPEN = "open"
 ACCESS_CASD = "casd"
+#: Values of ``catalogue:access`` and the access level each means. Any other value reads
+#: as CASD-only (a profile warning says so): sensitive data must never look open.
+ACCESS_VALUES = {"open": ACCESS_OPEN, "casd": ACCESS_CASD, "casd-only": ACCESS_CASD,
+                 "restricted": ACCESS_CASD}
 ACCESS_ATTRIBUTE = "catalogue:access"
 SOURCE_ATTRIBUTE = "catalogue:source"
 PARTICIPANTS_ATTRIBUTE = "catalogue:participants"
@@ -402,8 +406,8 @@ class Variable(Item):
 
     @property
     def access(self) -> str:
-        value = (self.attribute(ACCESS_ATTRIBUTE) or ACCESS_OPEN).strip().lower()
-        return ACCESS_CASD if value in (ACCESS_CASD, "casd-only", "restricted") else ACCESS_OPEN
+        value = (self.attribute(ACCESS_ATTRIBUTE) or "").strip().lower()
+        return ACCESS_VALUES.get(value, ACCESS_CASD) if value else ACCESS_OPEN
 
     @property
     def source(self) -> str:

@@ -29,7 +29,7 @@ from lxml import etree
 from catalogue.codec import encode_item
 from catalogue.ddi_text import XML_LANG, inherited_lang, lang_text
 from catalogue.errors import UnusableInput
-from catalogue.model import AnyItem, Identity, LangText, Reference, parse_urn
+from catalogue.model import ACCESS_ATTRIBUTE, AnyItem, Identity, LangText, Reference, parse_urn
 from ddi_schemas.inspect import DocumentInfo, safe_parser_options, syntax_error_message
 from ddi_schemas.profile import ProfileChecker, RefTarget
 from ddi_schemas.registry import CompiledSchema
@@ -356,9 +356,13 @@ class DocumentReader:
         seen_languages = self._seen_languages
         labelled = False
         name = ""
+        access: str | None = None
         for child in element:
             child_tag = child.tag
-            if child_tag == label_tag:
+            if child_tag == n.user_attribute_pair and tag == n.variable:
+                if (child.findtext(n.attribute_key) or "").strip() == ACCESS_ATTRIBUTE:
+                    access = child.findtext(n.attribute_value) or ""
+            elif child_tag == label_tag:
                 for content in child:
                     labelled = labelled or bool((content.text or "").strip() or len(content))
                     lang = content.get(XML_LANG)
@@ -374,7 +378,7 @@ class DocumentReader:
                     name = (name_el.text or "").strip()
         if tag == n.variable:
             checker.variable(name, labelled, f"urn:ddi:{own[0]}:{own[1]}:{own[2]}", line,
-                             lambda: self.item_path(element))
+                             lambda: self.item_path(element), access)
 
     def _note_lang(self, holder: etree._Element) -> None:
         lang = holder.get(XML_LANG)
@@ -403,7 +407,8 @@ class DocumentReader:
         for text in (item.label, item.description):
             self.note_languages(text, element)
         if item.kind == "Variable":
-            checker.variable(item.name, bool(item.label), item.urn, line, path)
+            checker.variable(item.name, bool(item.label), item.urn, line, path,
+                             item.attribute(ACCESS_ATTRIBUTE))
 
     def note_languages(self, text: LangText, element: etree._Element) -> None:
         """Report new language tags to the profile checker."""

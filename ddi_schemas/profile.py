@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from catalogue.model import ACCESS_VALUES
 from ddi_schemas.findings import Finding, Severity
 from ddi_schemas.xsdtypes import is_agency_id, is_language_tag, is_xsd_date
 
@@ -46,6 +47,10 @@ RULES: dict[str, Rule] = {r.id: r for r in (
          "Researchers find and cite variables by name."),
     Rule("variable-label", "warning", "Variables have a label",
          "A variable without a label cannot be understood from search results."),
+    Rule("access-value", "warning", "Access levels are open or casd",
+         "catalogue:access says whether a variable is open or only reachable in a CASD "
+         "secure workspace; a value the catalogue does not know is read as casd, never as "
+         "open, so that sensitive data cannot look open by a typo."),
     Rule("language-tag", "warning", "Language tags are valid BCP 47",
          "Language-aware search and display rely on recognisable xml:lang values."),
     Rule("date-format", "warning", "Dates are XML Schema dates",
@@ -175,7 +180,13 @@ class ProfileChecker:
             pending.count += 1
 
     def variable(self, name: str, has_label: bool, urn: str, line: int | None,
-                 path: LazyPath) -> None:
+                 path: LazyPath, access: str | None = None) -> None:
+        """A variable's name, label and ``catalogue:access`` value (None: not given)."""
+        if access and access.strip() and access.strip().lower() not in ACCESS_VALUES:
+            self.findings.append(_finding(
+                "access-value", f"variable {name or urn} has catalogue:access {access!r}: "
+                f"expected {' or '.join(sorted(set(ACCESS_VALUES.values())))}; read as casd",
+                line, path()))
         if not name.strip():
             self.findings.append(_finding("variable-name", f"variable {urn} has no name",
                                           line, path()))

@@ -1,4 +1,4 @@
-"""XSD validation in a separate process: ``python -m ddi_schemas.worker PATH VERSION
+"""XSD validation in a separate process: ``python -m ddi_schemas.worker PATH
 SCHEMA_DIR``. Prints one JSON object: ``{"status": "ok", "findings": [...]}`` or
 ``{"status": "unusable", "message": ...}``. Lets a large file be validated on one core
 while the catalogue reads it on another."""

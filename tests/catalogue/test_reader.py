@@ -127,6 +127,31 @@ def test_facts_mode_checks_without_building_items(ddi: SmallDDI, schema_dir: Pat
     assert rules == ["reference-dangling", "variable-label", "variable-name"]
 
 
+
+@pytest.mark.parametrize("mode", ["facts", "model"])
+def test_an_unknown_access_level_reads_as_casd_with_a_warning(
+        ddi: SmallDDI, schema_dir: Path, mode: str) -> None:
+    def with_access(variable: str, value: str) -> str:
+        pair = ("<r:UserAttributePair><r:AttributeKey>catalogue:access</r:AttributeKey>"
+                f"<r:AttributeValue>{value}</r:AttributeValue></r:UserAttributePair>")
+        return variable.replace("</r:Version>", "</r:Version>" + pair, 1)
+
+    path = ddi.write("access.xml", ddi.scheme(
+        "l:VariableScheme", "vs",
+        with_access(ddi.variable("v1", "A", {"en": "A"}), "closed"),
+        with_access(ddi.variable("v2", "B", {"en": "B"}), " CASD "),
+        ddi.variable("v3", "C", {"en": "C"})))
+    checker = ProfileChecker()
+    reader = DocumentReader(inspect_document(path), load_schema("3.3", schema_dir), checker,
+                            mode=mode)  # type: ignore[arg-type]
+    items = {r.item.identity.id: r.item for r in reader}
+    findings = [f for f in checker.finish() if f.rule == "access-value"]
+    assert len(findings) == 1 and "'closed'" in findings[0].message
+    assert findings[0].severity == "warning" and findings[0].line
+    if mode == "model":
+        access = {k: getattr(v, "access", None) for k, v in items.items()}
+        assert (access["v1"], access["v2"], access["v3"]) == ("casd", "casd", "open")
+
 #: Reads a file (``reader``: through DocumentReader; ``tree``: lxml.etree.parse whole) and
 #: prints the item count and peak RSS. VmHWM, not getrusage: a child's ru_maxrss also
 #: counts the process it was forked from (pytest, grown by the tests before this one).

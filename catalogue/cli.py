@@ -66,10 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args, settings)
     except CatalogueError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
-        for detail in exc.errors[:50]:
+        for detail in exc.errors:  # every problem, each located (like a compiler)
             print(f"  {_format_detail(detail)}", file=sys.stderr)
-        if len(exc.errors) > 50:
-            print(f"  ... and {len(exc.errors) - 50} more", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

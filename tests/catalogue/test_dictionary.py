@@ -274,6 +274,17 @@ def test_all_problems_are_reported_at_once_and_nothing_is_replaced(
     assert not list(tmp_path.glob(".out.xml.*"))
 
 
+def test_a_thousand_bad_rows_get_a_thousand_located_lines(
+        tmp_path: Path, topics: Path, run: Run) -> None:
+    rows = [{**ROWS[2], "variable": f"POIDS_{n}", "response_type": "boolean"}
+            for n in range(1000)]
+    code, _, err = run("import-table", write_csv(tmp_path / "d.csv", rows), "--agency",
+                       "fr.test", "--out", tmp_path / "out.xml", "--topics", topics)
+    assert code == 1
+    located = [line for line in err.splitlines() if ":response_type:" in line]
+    assert len(located) == 1000
+    assert located[-1].strip().startswith("d.csv:1001:response_type:")
+
 def test_usage_errors_exit_2(tmp_path: Path, run: Run) -> None:
     table = write_csv(tmp_path / "d.csv", ROWS)
     assert run("import-table", tmp_path / "none.csv", "--agency", "fr.test", "--out",

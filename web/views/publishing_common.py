@@ -82,6 +82,10 @@ RULE_MESSAGES = (
     N_("Researchers find and cite variables by name."),
     N_("Variables have a label"),
     N_("A variable without a label cannot be understood from search results."),
+    N_("Access levels are open or casd"),
+    N_("catalogue:access says whether a variable is open or only reachable in a CASD "
+       "secure workspace; a value the catalogue does not know is read as casd, never as "
+       "open, so that sensitive data cannot look open by a typo."),
     N_("Language tags are valid BCP 47"),
     N_("Language-aware search and display rely on recognisable xml:lang values."),
     N_("Dates are XML Schema dates"),

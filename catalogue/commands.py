@@ -115,7 +115,8 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
         raise BadRequest("no file to validate: the directories given hold no *.xml file")
     store = existing_store(settings)
     reports = validate_paths(paths, settings.ddi_schemas,
-                             store.existing_targets if store else None)
+                             store.existing_targets if store else None,
+                             store.held_contents if store else None)
     for report in reports:
         if args.format == "json":
             print(json.dumps(report.to_json(), ensure_ascii=False))

@@ -55,7 +55,7 @@ from catalogue.reader import ReadItem
 from catalogue.settings import Settings
 from catalogue.store import Store
 from catalogue.store.records import Publication
-from catalogue.validation import XsdRunner, batch_resolver, open_file, read_file
+from catalogue.validation import HeldContents, XsdRunner, batch_resolver, open_file, read_file
 from catalogue.validation_report import DICTIONARY_RULE, report_from_record, report_to_record
 from ddi_schemas.findings import XSD_RULE, FileReport, Finding
 
@@ -293,9 +293,12 @@ def check_ddi(path: Path, settings: Settings, store: Store, display: str
     if check.unusable is None:
         runner = XsdRunner(settings.ddi_schemas)
 
+        held = HeldContents()
+
         def sink(read: ReadItem) -> None:
             agencies.add(read.item.identity.agency)
             items.add(read.item)
+            held.add(read)
 
         worker = runner.start(check)
         try:
@@ -307,6 +310,7 @@ def check_ddi(path: Path, settings: Settings, store: Store, display: str
             runner.finish(check, worker)
             check.profile = check.checker.finish(batch_resolver([check], 0,
                                                                 store.existing_targets))
+            check.profile.extend(held.conflicts(store.held_contents))
         else:
             runner.cancel(worker)
     summary = check.summary

@@ -16,8 +16,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from catalogue.codec import content_hash
 from catalogue.errors import UnusableInput
-from catalogue.reader import DocumentReader, Mode, ReadItem, ReadSummary
+from catalogue.reader import DocumentReader, Mode, ReadItem, ReadSummary, local_name
 from ddi_schemas.findings import FileReport, Finding, sorted_findings
 from ddi_schemas.inspect import DocumentInfo, inspect_document
 from ddi_schemas.profile import ProfileChecker, RefTarget
@@ -29,6 +30,9 @@ PARALLEL_BYTES = 4 * 1024 * 1024
 
 #: Given targets not found in a batch, those that exist in the catalogue.
 PublishedLookup = Callable[[list[RefTarget]], set[RefTarget]]
+#: Given (agency, ID, version) keys, the content hash and first publication of those the
+#: catalogue already holds (``Store.held_contents``).
+HeldLookup = Callable[[list[tuple[str, str, str]]], dict[tuple[str, str, str], tuple[str, int]]]
 
 
 @dataclass
@@ -152,9 +156,53 @@ def batch_resolver(checks: Sequence[FileCheck], index: int,
     return resolve
 
 
+class HeldContents:
+    """What an upload or a validation collects to tell, once the file is read, which of
+    its versions the catalogue already holds with other content (``identity-conflict``):
+    publishing them would be refused."""
+
+    def __init__(self) -> None:
+        self.read: dict[tuple[str, str, str], tuple[str, int | None, str]] = {}
+
+    def add(self, read: ReadItem) -> None:
+        if not read.versionable or read.data is None:
+            return
+        ident, item = read.item.identity, read.item
+        key = (ident.agency, ident.id, ident.version)
+        if key not in self.read:  # the first copy is the one a publication keeps
+            location = item.location
+            self.read[key] = (content_hash(read.data), location.line if location else None,
+                              f"//{local_name(item.element)}[@ID='{ident.id}']")
+
+    def conflicts(self, held: HeldLookup) -> list[Finding]:
+        known = held(list(self.read)) if self.read else {}
+        checker = ProfileChecker()
+        for key, (stored_hash, publication_id) in known.items():
+            digest, line, path = self.read[key]
+            if digest != stored_hash:
+                checker.conflict(f"urn:ddi:{key[0]}:{key[1]}:{key[2]}",
+                                 f"publication {publication_id}", line, path)
+        return checker.findings
+
+
+def catalogue_conflicts(check: FileCheck, held: HeldLookup) -> list[Finding]:
+    """``identity-conflict`` findings of a file read in facts mode: when the catalogue
+    holds none of its versions (the usual case: a new version), nothing more is read;
+    otherwise the file is read again, with contents, to compare them."""
+    keys = check.checker.versionable_identities()
+    if not keys or not held(keys):
+        return []
+    collected = HeldContents()
+    again = FileCheck(check.path, check.info, check.schema)
+    read_file(again, mode="model", sink=collected.add)
+    return collected.conflicts(held)
+
+
 def validate_paths(paths: Iterable[Path], schema_dir: Path | None,
-                   published: PublishedLookup | None = None) -> list[FileReport]:
-    """Validate files as one batch; every file gets a report, unusable ones included."""
+                   published: PublishedLookup | None = None,
+                   held: HeldLookup | None = None) -> list[FileReport]:
+    """Validate files as one batch; every file gets a report, unusable ones included.
+    With ``held``, versions the catalogue holds with other content are reported too."""
     checks = [open_file(path, schema_dir) for path in paths]
     runner = XsdRunner(schema_dir)
     for check in checks:
@@ -173,4 +221,6 @@ def validate_paths(paths: Iterable[Path], schema_dir: Path | None,
     for index, check in enumerate(checks):
         if check.unusable is None:
             check.profile = check.checker.finish(batch_resolver(checks, index, published))
+            if held is not None:
+                check.profile.extend(catalogue_conflicts(check, held))
     return [check.report() for check in checks]

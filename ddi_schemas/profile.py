@@ -277,6 +277,16 @@ class ProfileChecker:
         return (f"reference to {what} {urn} does not resolve in this file, the files "
                 f"published with it or the catalogue{times}")
 
+    def versionable_identities(self) -> list[tuple[str, str, str]]:
+        """(agency, ID, version) of every versionable item seen."""
+        found = []
+        for (agency, id_), (version, _content, _line, versionable) in self._items.items():
+            if versionable:
+                found.append((agency, id_, version))
+                found.extend((agency, id_, v)
+                             for v in self._more_versions.get((agency, id_), ()))
+        return found
+
     @property
     def identity_count(self) -> int:
         return len(self._items) + sum(len(v) for v in self._more_versions.values())

@@ -151,6 +151,28 @@ class ItemQueries:
                                 r.withdrawn_at is not None, r.pk)
                     for r in conn.execute(query)]
 
+    def held_contents(self, keys: Sequence[tuple[str, str, str]]
+                      ) -> dict[tuple[str, str, str], tuple[str, int]]:
+        """For the (agency, ID, version) the catalogue already holds: the content hash and
+        the first publication holding it (withdrawn ones included: a version never
+        changes, even once withdrawn)."""
+        wanted = set(keys)
+        found: dict[tuple[str, str, str], tuple[str, int]] = {}
+        pairs = sorted({(a, i) for a, i, _ in wanted})
+        with self.engine.connect() as conn:
+            for start in range(0, len(pairs), _CHUNK):
+                query = (select(items.c.agency, items.c.item_id, items.c.version,
+                                items.c.content_hash, items.c.publication_id)
+                         .select_from(_JOINED)
+                         .where(_identity_in(pairs[start:start + _CHUNK]),
+                                publications.c.complete.is_(True))
+                         .order_by(items.c.publication_id))
+                for agency, item_id, version, digest, publication_id in conn.execute(query):
+                    key = (agency, item_id, version)
+                    if key in wanted and key not in found:
+                        found[key] = (digest, publication_id)
+        return found
+
     def published_versions(self, agency: str) -> dict[str, int]:
         """The highest whole-number version (its first part) ever published for each ID of
         ``agency``, withdrawn publications included: versions a new one must not reuse."""

@@ -270,6 +270,14 @@ def test_other_content_under_a_published_identity_is_refused(cli: CliRunner,
         "l:VariableScheme", "vs2", ddi.variable("v1", "AGE", {"fr": "Âge en années"})),
         id_="other-publication")
 
+    # validate says so before anyone tries to publish, located
+    checked = cli("validate", "--format", "json", changed)
+    assert checked.code == 1
+    [conflict] = [f for f in checked.json()["errors"] if f["rule"] == "identity-conflict"]
+    assert conflict["severity"] == "error" and "publication 1" in conflict["message"]
+    assert conflict["line"] and conflict["path"] == "//Variable[@ID='v1']"
+    assert "urn:ddi:fr.test:v1:1" in conflict["message"]
+
     result = cli("publish", changed)
 
     assert result.code == 1
@@ -281,6 +289,7 @@ def test_other_content_under_a_published_identity_is_refused(cli: CliRunner,
     again = ddi.write("again.xml", ddi.scheme(
         "l:VariableScheme", "vs2", ddi.variable("v1", "AGE", {"fr": "Âge"})),
         id_="other-publication")
+    assert cli("validate", again).code == 0
     assert cli("publish", again).code == 0
 
 

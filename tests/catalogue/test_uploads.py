@@ -310,16 +310,19 @@ def test_xsd_invalid_needs_an_explicit_lenient_choice(world: World) -> None:
     assert entry.details["lenient"] is True  # type: ignore[attr-defined]
 
 
-def test_identity_conflicts_are_found_when_publishing(world: World) -> None:
+def test_identity_conflicts_are_reported_when_staging_and_refused(world: World) -> None:
     xml = GAZEL.xml.read_bytes().replace(b"Partnership status", b"Couple", 1)
     staged = world.stage(xml, "gazel.xml")
     assert staged.diff is not None and staged.diff.totals()["changed"] == 1
-    with pytest.raises(PublishRefused):
+    # the report says so before anyone presses Publish, and Publish is not offered
+    [conflict] = [f for f in staged.report.errors if f.rule == "identity-conflict"]
+    assert conflict.line and conflict.path.startswith("//Variable[@ID=")
+    assert not staged.publishable
+    publications = len(world.store.list_publications())
+    with pytest.raises(BadRequest):
         publish_upload(world.settings, world.store, staged.token, user=world.publisher,
                        lenient=True, origin=ORIGIN)
-    kept = load_upload(world.settings, staged.token, world.publisher)
-    assert "identity-conflict" in {f.rule for f in kept.report.errors}
-    assert not kept.publishable
+    assert len(world.store.list_publications()) == publications
 
 
 def test_uploads_belong_to_their_owner(world: World) -> None:

@@ -66,7 +66,7 @@ def publish_paths(paths: Sequence[Path], store: Store, schema_dir: Path | None, 
     if unusable:
         raise UnusableInput(
             f"nothing published: {len(unusable)} of {len(checks)} file(s) cannot be read as "
-            "DDI-L", [{"file": str(c.path), "message": c.unusable} for c in unusable])
+            "DDI-L", [{"file": str(c.path), "message": c.report().unusable} for c in unusable])
     runner = XsdRunner(schema_dir)
     published_at = now_iso()
     outcome: list[tuple[int, FileCheck, list[Finding], LangText]] = []

@@ -57,7 +57,8 @@ class FileCheck:
             ddi_version=self.info.ddi_version if self.info else None,
             findings=findings,
             xsd_valid=not self.xsd,
-            unusable=self.unusable,
+            # the report names the file once: messages raised on their own carry it too
+            unusable=self.unusable.removeprefix(f"{self.path}: ") if self.unusable else None,
             root=self.info.root_name if self.info else "",
         )
 

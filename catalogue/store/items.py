@@ -151,6 +151,21 @@ class ItemQueries:
                                 r.withdrawn_at is not None, r.pk)
                     for r in conn.execute(query)]
 
+    def construct_links(self, publication_id: int
+                        ) -> Iterator[tuple[str, str, str, str, str]]:
+        """(agency, ID, version of the holder; agency, ID of the target) of every reference
+        that makes up the questionnaires of a publication: the children, branches and
+        questions of its control constructs and instruments."""
+        query = (select(items.c.agency, items.c.item_id, items.c.version, edges.c.to_agency,
+                        edges.c.to_id)
+                 .select_from(items.join(edges, edges.c.from_pk == items.c.pk))
+                 .where(items.c.publication_id == publication_id,
+                        items.c.kind.in_(("ControlConstruct", "Instrument")),
+                        edges.c.role.in_(("child", "then", "else", "question"))))
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                yield row.agency, row.item_id, row.version, row.to_agency, row.to_id
+
     def held_contents(self, keys: Sequence[tuple[str, str, str]]
                       ) -> dict[tuple[str, str, str], tuple[str, int]]:
         """For the (agency, ID, version) the catalogue already holds: the content hash and

@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     publish.add_argument("--as", dest="as_email", metavar="EMAIL",
                          help="publish as this catalogue account")
     publish.add_argument("--bundled", action="store_true",
-                         help="publish the four bundled cohorts")
+                         help="publish the shared topics and the four bundled cohorts")
     publish.add_argument("--if-new", action="store_true",
                          help="skip files already published unchanged (same SHA-256)")
     publish.add_argument("--json", action="store_true", help="print the publications as JSON")

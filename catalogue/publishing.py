@@ -83,6 +83,8 @@ def publish_paths(paths: Sequence[Path], store: Store, schema_dir: Path | None, 
             check.profile = check.checker.finish(
                 batch_resolver(checks, index, store.existing_targets))
             for conflict in writer.conflicts(pid):
+                if conflict.other_publication > pid:
+                    continue  # a later file of this batch differs: that file is to blame
                 other = (f"publication {conflict.other_publication}"
                          if conflict.other_publication < outcome[0][0]
                          else "another file of this batch")

@@ -260,6 +260,25 @@ def test_a_different_repeat_in_one_file_keeps_the_first(cli: CliRunner, ddi: Sma
     assert shown["label"] == {"fr": "Âge"}
 
 
+def test_in_a_batch_the_later_file_is_blamed_for_a_conflict(cli: CliRunner,
+                                                             ddi: SmallDDI) -> None:
+    first = ddi.write("first.xml", ddi.scheme(
+        "l:VariableScheme", "vs", ddi.variable("v1", "AGE", {"fr": "Âge"})))
+    second = ddi.write("second.xml", ddi.scheme(
+        "l:VariableScheme", "vs2", ddi.variable("v1", "AGE", {"fr": "Âge en années"})),
+        id_="other-publication")
+
+    result = cli("publish", first, second)
+
+    assert result.code == 1
+    assert "nothing published: 1 of 2 file(s) have errors" in result.err
+    verdicts = [line for line in result.err.splitlines() if line.startswith(str(ddi.directory))]
+    assert [v.split(": ", 1)[1].split(" ")[0] for v in verdicts] == ["valid", "invalid"]
+    assert verdicts[1].startswith(str(second))
+    assert result.err.count("identity-conflict") == 1
+    assert "(another file of this batch)" in result.err
+    assert cli("list", "--json").json() == []
+
 def test_other_content_under_a_published_identity_is_refused(cli: CliRunner,
                                                              ddi: SmallDDI) -> None:
     first = ddi.write("first.xml", ddi.scheme(

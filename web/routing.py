@@ -122,7 +122,7 @@ def _endpoint(resource: Resource, *, json: bool) -> Callable[[Request], Any]:
         if key is not None:
             kept = res.page_cache.get(generation, key)
             if kept is not None:
-                return kept.response()
+                return kept.response(request.headers.get("accept-encoding", ""))
         try:
             result = resource.view(request)
         except ItemOfOtherKind as other:

@@ -101,3 +101,21 @@ def test_health_says_how_the_cache_fares(site: Client) -> None:
     cache = site.json("/healthz")["page_cache"]
     assert cache["hits"] >= 1 and cache["misses"] >= 1
     assert 0 < cache["bytes"] <= cache["limit"] == site.settings.page_cache_mb * 1024 * 1024
+
+
+def test_pages_are_kept_compressed_and_served_as_each_client_accepts(site: Client) -> None:
+    plain = site.get("/cohorts/constances", headers={"Accept-Encoding": "identity"})
+    hits = _hits(site)
+    again_plain = site.get("/cohorts/constances", headers={"Accept-Encoding": "identity"})
+    gzipped = site.get("/cohorts/constances", headers={"Accept-Encoding": "gzip"})
+    assert _hits(site) == hits + 2
+    assert "content-encoding" not in again_plain.headers
+    assert again_plain.content == plain.content
+    assert gzipped.headers["content-encoding"] == "gzip"
+    assert "Accept-Encoding" in gzipped.headers["vary"]
+    assert gzipped.content == plain.content  # httpx decodes it
+    assert int(gzipped.headers["content-length"]) < len(plain.content) // 2
+    cache = site.app.state.resources.page_cache
+    kept = [v for k, v in cache._entries.items() if "/cohorts/constances" in k]
+    assert kept and all(v.gzipped for v in kept)
+    assert min(len(v.body) for v in kept) < len(plain.content) // 2

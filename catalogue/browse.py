@@ -37,7 +37,7 @@ from catalogue.model import (
     parse_urn,
 )
 from catalogue.store import Store
-from catalogue.store.records import Publication, StoredItem, version_key
+from catalogue.store.records import ItemVersion, Publication, StoredItem, version_key
 from catalogue.structure import (
     CodeCategory,
     Cohort,
@@ -214,9 +214,12 @@ class Located:
     versions: tuple[VersionInfo, ...]
 
 
-def _locate(catalogue: Catalogue, stored: StoredItem) -> Located:
+def _locate(catalogue: Catalogue, stored: StoredItem,
+            listed: list[ItemVersion] | None = None) -> Located:
+    """Where ``stored`` stands among its versions (``listed``: already read with it)."""
     identity = stored.item.identity
-    listed = catalogue.store.versions(identity.agency, identity.id)
+    if listed is None:
+        listed = catalogue.store.versions(identity.agency, identity.id)
     current = next((v for v in listed if not v.withdrawn), None)
     infos = tuple(VersionInfo(Identity(identity.agency, identity.id, v.version).urn, v.version,
                               v.published_at, v.withdrawn, v is current)
@@ -233,20 +236,22 @@ def _locate(catalogue: Catalogue, stored: StoredItem) -> Located:
                    tuple(unique.values()))
 
 
-def _fetch(catalogue: Catalogue, urn: str, kinds: tuple[str, ...]) -> StoredItem:
+def _fetch(catalogue: Catalogue, urn: str, kinds: tuple[str, ...]
+           ) -> tuple[StoredItem, list[ItemVersion]]:
+    """The item a URN names and all its versions."""
     parts = parse_urn(urn)
     if parts is None:
         raise NotFound(f"{urn!r} is not a DDI URN: expected urn:ddi:AGENCY:ID or "
                        f"urn:ddi:AGENCY:ID:VERSION")
-    stored = catalogue.store.find(parts.agency, parts.id, parts.version)
+    stored, versions = catalogue.store.find_with_versions(parts.agency, parts.id, parts.version)
     if stored is None:
-        if parts.version is not None and catalogue.store.find(parts.agency, parts.id, None):
+        if parts.version is not None and versions:
             raise NotFound(f"version {parts.version} of urn:ddi:{parts.agency}:{parts.id} is "
                            f"not in the catalogue; leave the version out to see the latest")
         raise NotFound(f"{urn} is not in the catalogue: check the URN, or search for it")
     if stored.item.kind not in kinds:
         raise ItemOfOtherKind(stored.urn, stored.item.kind, stored.item.element)
-    return stored
+    return stored, versions
 
 
 # -- cohorts and waves ----------------------------------------------------------------------
@@ -305,12 +310,13 @@ def cohort_page(catalogue: Catalogue, slug: str) -> CohortPage:
         raise NotFound(f"no cohort called {slug!r}: the home page lists the cohorts")
 
     def build() -> CohortPage:
-        stored = catalogue.store.find(cohort.study.identity.agency, cohort.study.identity.id,
-                                      cohort.study.identity.version)
+        stored, versions = catalogue.store.find_with_versions(
+            cohort.study.identity.agency, cohort.study.identity.id,
+            cohort.study.identity.version)
         if stored is None:  # pragma: no cover - the state was read from the store
             raise NotFound(f"no cohort called {slug!r}")
         instruments = tuple(dict.fromkeys(i for w in cohort.waves for i in w.instruments))
-        return CohortPage(_summary(cohort), _locate(catalogue, stored), instruments)
+        return CohortPage(_summary(cohort), _locate(catalogue, stored, versions), instruments)
 
     return catalogue.cached(("cohort", slug), build)
 
@@ -332,7 +338,7 @@ def wave_page(catalogue: Catalogue, urn: str) -> WavePage:
 
 
 def _wave_page(catalogue: Catalogue, urn: str) -> WavePage:
-    stored = _fetch(catalogue, urn, ("StudyUnit", "DataCollection"))
+    stored, versions = _fetch(catalogue, urn, ("StudyUnit", "DataCollection"))
     structure = catalogue.structure(stored.publication_id)
     item = stored.item
     collection = item if isinstance(item, DataCollection) else None
@@ -351,7 +357,7 @@ def _wave_page(catalogue: Catalogue, urn: str) -> WavePage:
                      if wave.study in structure.enclosing(i, ("StudyUnit",)))
     siblings = list(cohort.waves) if cohort else [wave]
     index = siblings.index(wave)
-    located = _locate(catalogue, stored)
+    located = _locate(catalogue, stored, versions)
     return WavePage(wave, cohort, located, collection, datasets,
                     siblings[index - 1] if index > 0 else None,
                     siblings[index + 1] if index + 1 < len(siblings) else None)
@@ -377,12 +383,12 @@ def instrument_page(catalogue: Catalogue, urn: str) -> InstrumentPage:
 
 
 def _instrument_page(catalogue: Catalogue, urn: str) -> InstrumentPage:
-    stored = _fetch(catalogue, urn, ("Instrument",))
+    stored, versions = _fetch(catalogue, urn, ("Instrument",))
     instrument = stored.item
     assert isinstance(instrument, Instrument)
     structure = catalogue.structure(stored.publication_id)
     wave = structure.wave_of_instrument(instrument)
-    return InstrumentPage(instrument, _locate(catalogue, stored), wave,
+    return InstrumentPage(instrument, _locate(catalogue, stored, versions), wave,
                           structure.cohort_of(instrument), tuple(structure.flow(instrument)))
 
 
@@ -425,7 +431,7 @@ def question_page(catalogue: Catalogue, urn: str) -> QuestionPage:
 
 
 def _question_page(catalogue: Catalogue, urn: str) -> QuestionPage:
-    stored = _fetch(catalogue, urn, ("Question",))
+    stored, versions = _fetch(catalogue, urn, ("Question",))
     question = stored.item
     assert isinstance(question, Question)
     store = catalogue.store
@@ -442,7 +448,8 @@ def _question_page(catalogue: Catalogue, urn: str) -> QuestionPage:
     for instrument in structure.instruments_asking(question.identity):
         asked.append(AskedIn(instrument, structure.wave_of_instrument(instrument)))
     asked.sort(key=lambda a: (a.wave.years if a.wave else (), a.instrument.urn))
-    return QuestionPage(question, _locate(catalogue, stored), structure.cohort_of(question),
+    return QuestionPage(question, _locate(catalogue, stored, versions),
+                        structure.cohort_of(question),
                         responses, tuple(instructions), concepts,
                         _variables_of_question(catalogue, question.identity), tuple(asked))
 
@@ -526,7 +533,7 @@ def variable_page(catalogue: Catalogue, urn: str) -> VariablePage:
 
 
 def _variable_page(catalogue: Catalogue, urn: str) -> VariablePage:
-    stored = _fetch(catalogue, urn, ("Variable",))
+    stored, versions = _fetch(catalogue, urn, ("Variable",))
     structure = catalogue.structure(stored.publication_id)
     context = next(iter(structure.variable_contexts([stored])))
     variable = context.variable
@@ -535,7 +542,7 @@ def _variable_page(catalogue: Catalogue, urn: str) -> VariablePage:
     if context.question is not None:
         others = tuple(v for v in _variables_of_question(catalogue, context.question.identity)
                        if v.variable.identity.key != variable.identity.key)
-    return VariablePage(context, _locate(catalogue, stored), response, others)
+    return VariablePage(context, _locate(catalogue, stored, versions), response, others)
 
 
 # -- concepts -------------------------------------------------------------------------------
@@ -553,14 +560,14 @@ def concept_page(catalogue: Catalogue, urn: str) -> ConceptPage:
 
 
 def _concept_page(catalogue: Catalogue, urn: str) -> ConceptPage:
-    stored = _fetch(catalogue, urn, ("Concept",))
+    stored, versions = _fetch(catalogue, urn, ("Concept",))
     concept = stored.item
     assert isinstance(concept, Concept)
     broader = tuple(s.item for s in catalogue.store.resolve_many(concept.refs("broader")).values()
                     if isinstance(s.item, Concept))
     narrower = tuple(s.item for s in catalogue.store.referrers(
         concept.identity, roles=("broader",), kinds=("Concept",)) if isinstance(s.item, Concept))
-    return ConceptPage(concept, _locate(catalogue, stored), broader, narrower)
+    return ConceptPage(concept, _locate(catalogue, stored, versions), broader, narrower)
 
 
 # -- DDI-L fragments ------------------------------------------------------------------------
@@ -574,7 +581,7 @@ class Fragment:
 
 
 def item_fragment(catalogue: Catalogue, urn: str, kinds: tuple[str, ...]) -> Fragment:
-    stored = _fetch(catalogue, urn, kinds)
+    stored, _versions = _fetch(catalogue, urn, kinds)
     xml = catalogue.store.item_xml(stored.pk)
     if xml is None:
         raise NotFound(f"the XML of {stored.urn} was not kept when it was published")

@@ -103,6 +103,21 @@ class ItemQueries:
             row = conn.execute(_newest_first(query).limit(1)).first()
         return _stored(row) if row is not None else None
 
+    def find_with_versions(self, agency: str, id_: str, version: str | None
+                           ) -> tuple[StoredItem | None, list[ItemVersion]]:
+        """:meth:`find` and :meth:`versions` in one round trip (an item page wants both)."""
+        query = (_base().where(items.c.agency == agency, items.c.item_id == id_)
+                 .order_by(items.c.version_key.desc(), items.c.publication_id.desc()))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        listed = [ItemVersion(r.version, r.publication_id, r.published_at,
+                              r.withdrawn_at is not None, r.pk) for r in rows]
+        matching = [r for r in rows if version is None or r.version == version]
+        # as find(): live versions before withdrawn ones, then newest first
+        chosen = next((r for r in matching if r.withdrawn_at is None),
+                      matching[0] if matching else None)
+        return (_stored(chosen) if chosen is not None else None), listed
+
     def resolve(self, ref: Reference) -> StoredItem | None:
         """Follow a reference: the exact version when it exists, else (identifiable
         children are often referenced with their parent's version) the current one."""

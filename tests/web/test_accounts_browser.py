@@ -17,13 +17,13 @@ from typing import IO, Any
 
 import httpx
 import pytest
+from test_browser import browser as browser  # noqa: F401 - the shared Chromium fixture
 
 from catalogue.settings import Settings
 from catalogue.store import Store
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
 CATALOGUE = str(Path(sys.executable).with_name("catalogue"))
 PASSWORD = "correct horse battery"
 LABELS = {
@@ -100,25 +100,6 @@ def server(tmp_path: Path, schema_dir: Path) -> Iterator[tuple[str, Path]]:
             yield base, data
         finally:
             _stop(process)
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        if os.environ.get("CATALOGUE_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{CHROMIUM} is missing and CATALOGUE_REQUIRE_BROWSER=1")
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu",
-                  "--disable-background-networking", "--disable-component-update"])
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def outbox_link(data: Path, to: str) -> str:

@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import lxml.html
 import pytest
+from test_browser import browser as browser  # noqa: F401 - the shared Chromium fixture
 
 from catalogue.accounts import create_user
 from catalogue.accounts_model import AuditFilter, Origin, Role
@@ -43,12 +44,9 @@ from search.indexing import index_publications
 pytestmark = pytest.mark.slow
 
 CATALOGUE = str(Path(sys.executable).with_name("catalogue"))
-CHROMIUM = Path("/usr/bin/chromium")
 #: axe-core, as installed by the web tests (tests/web/test_browser.py); checked when there
 AXE = Path(__file__).resolve().parents[2] / ".cache" / "axe" / "node_modules" / "axe-core" / (
     "axe.min.js")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update"]
 PASSWORD = "correct horse battery"
 GAZEL = next(c for c in COHORTS if c.slug == "gazel")
 ELFE = next(c for c in COHORTS if c.slug == "elfe")
@@ -149,29 +147,6 @@ def audit(data: Path, action: str) -> list[Any]:
 
 
 # -- in the browser -------------------------------------------------------------------------------
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CATALOGUE_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"browser tests are required (CATALOGUE_REQUIRE_BROWSER=1): {reason}")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        _unavailable(f"no Chromium at {CHROMIUM}: install Debian's chromium package")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("Playwright for Python is not installed (pip install playwright)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                              args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def _sign_in(browser: Any, base: str, address: str, lang: str = "en") -> Any:

@@ -5,9 +5,6 @@ XSD."""
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterator
-from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -21,7 +18,6 @@ from catalogue.basket import BasketKey, add_topic, add_variables
 from catalogue.browse import Catalogue
 from catalogue.casd import CasdInputs
 from catalogue.errors import Forbidden
-from catalogue.publishing import publish_paths
 from catalogue.request_exports import (
     JSON_SCHEMA,
     as_ddi_33,
@@ -41,12 +37,10 @@ from catalogue.requests_model import (
 )
 from catalogue.requests_workflow import add_comment, submit_project, transition
 from catalogue.store import Store
-from cohorts import bundled_files
 from ddi_schemas.registry import load_schema
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 SCHEMAS = SHARED / "ddi-schemas"
-CLOSER_32 = SHARED / "ddi-examples" / "third-party" / "32_closer_extract2ddi_testfile.xml"
 C = "urn:ddi:fr.constances"
 HEALTH_S1 = f"{C}:var-S1-SANTE_PERCUE_S1:1"
 KINE_SNDS = f"{C}:var-SNDS-SNDS_KINE_A0:1"
@@ -55,33 +49,6 @@ CLOSER_CODED = "urn:ddi:uk.closer:510d602c-5af0-4637-b68f-18b767d05465"
 TODAY = date(2025, 3, 1)
 SCRIPT = "<script>alert('x')</script> & <b>bold</b>"
 INS, R = "ddi:instance:3_3", "ddi:reusable:3_3"
-
-
-def _copy_database(source: Path, target: Path) -> None:
-    with closing(sqlite3.connect(source)) as a, closing(sqlite3.connect(target)) as b:
-        a.backup(b)
-
-
-@pytest.fixture(scope="session")
-def published_catalogue(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled cohorts and one DDI-L 3.2 file, published once per test session."""
-    path = tmp_path_factory.getbasetemp() / "requests-catalogue.sqlite"
-    if not path.exists():
-        building = path.with_name("requests-catalogue.building.sqlite")
-        store = Store(f"sqlite:///{building}")
-        publish_paths([*bundled_files(), CLOSER_32], store, SCHEMAS)
-        store.close()
-        _copy_database(building, path)
-    return path
-
-
-@pytest.fixture
-def catalogue(published_catalogue: Path, tmp_path: Path) -> Iterator[Catalogue]:
-    database = tmp_path / "catalogue.sqlite"
-    _copy_database(published_catalogue, database)
-    store = Store(f"sqlite:///{database}")
-    yield Catalogue(store)
-    store.close()
 
 
 def make_user(store: Store, email: str, *reviewer_of: str) -> User:

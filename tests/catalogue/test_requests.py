@@ -4,13 +4,9 @@ limits every saved field obeys."""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
-from contextlib import closing
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -19,7 +15,6 @@ from catalogue.basket import BasketKey, add_variables, basket_entries
 from catalogue.browse import Catalogue
 from catalogue.casd import CasdInputs
 from catalogue.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from catalogue.publishing import publish_paths
 from catalogue.requests import (
     add_to_draft,
     delete_draft,
@@ -50,10 +45,7 @@ from catalogue.requests_model import (
 )
 from catalogue.requests_workflow import history, submission_errors, submit_project
 from catalogue.store import Store
-from cohorts import bundled_files
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-CLOSER_32 = SHARED / "ddi-examples" / "third-party" / "32_closer_extract2ddi_testfile.xml"
 C = "urn:ddi:fr.constances"
 HEALTH_S1 = f"{C}:var-S1-SANTE_PERCUE_S1:1"
 HEALTH_S2 = f"{C}:var-S2-SANTE_PERCUE_S2:1"
@@ -62,33 +54,6 @@ ELFE_WEIGHT = "urn:ddi:fr.elfe:var-M2-CR_POIDS_M2:1"
 WAVE_S1, WAVE_S2, WAVE_SNDS = f"{C}:su-S1:1", f"{C}:su-S2:1", f"{C}:su-SNDS:1"
 TODAY = date(2025, 3, 1)
 SCRIPT = "<script>alert('x')</script> & <b>bold</b> \"quoted\"; DROP TABLE projects;--"
-
-
-def _copy_database(source: Path, target: Path) -> None:
-    with closing(sqlite3.connect(source)) as a, closing(sqlite3.connect(target)) as b:
-        a.backup(b)
-
-
-@pytest.fixture(scope="session")
-def published_catalogue(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled cohorts and one DDI-L 3.2 file, published once per test session."""
-    path = tmp_path_factory.getbasetemp() / "requests-catalogue.sqlite"
-    if not path.exists():
-        building = path.with_name("requests-catalogue.building.sqlite")
-        store = Store(f"sqlite:///{building}")
-        publish_paths([*bundled_files(), CLOSER_32], store, SHARED / "ddi-schemas")
-        store.close()
-        _copy_database(building, path)
-    return path
-
-
-@pytest.fixture
-def catalogue(published_catalogue: Path, tmp_path: Path) -> Iterator[Catalogue]:
-    database = tmp_path / "catalogue.sqlite"
-    _copy_database(published_catalogue, database)
-    store = Store(f"sqlite:///{database}")
-    yield Catalogue(store)
-    store.close()
 
 
 def make_user(store: Store, email: str, *reviewer_of: str) -> User:

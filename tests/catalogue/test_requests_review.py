@@ -58,10 +58,9 @@ from catalogue.requests_workflow import (
     visible_requests,
 )
 from catalogue.store import Store
-from cohorts import COHORTS, bundled_files
+from cohorts import COHORTS
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
-CLOSER_32 = SHARED / "ddi-examples" / "third-party" / "32_closer_extract2ddi_testfile.xml"
 C = "urn:ddi:fr.constances"
 HEALTH_S1 = f"{C}:var-S1-SANTE_PERCUE_S1:1"
 KINE_SNDS = f"{C}:var-SNDS-SNDS_KINE_A0:1"
@@ -73,28 +72,6 @@ SCRIPT = "<script>alert('x')</script> & <b>bold</b>"
 def _copy_database(source: Path, target: Path) -> None:
     with closing(sqlite3.connect(source)) as a, closing(sqlite3.connect(target)) as b:
         a.backup(b)
-
-
-@pytest.fixture(scope="session")
-def published_catalogue(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled cohorts and one DDI-L 3.2 file, published once per test session."""
-    path = tmp_path_factory.getbasetemp() / "requests-catalogue.sqlite"
-    if not path.exists():
-        building = path.with_name("requests-catalogue.building.sqlite")
-        store = Store(f"sqlite:///{building}")
-        publish_paths([*bundled_files(), CLOSER_32], store, SHARED / "ddi-schemas")
-        store.close()
-        _copy_database(building, path)
-    return path
-
-
-@pytest.fixture
-def catalogue(published_catalogue: Path, tmp_path: Path) -> Iterator[Catalogue]:
-    database = tmp_path / "catalogue.sqlite"
-    _copy_database(published_catalogue, database)
-    store = Store(f"sqlite:///{database}")
-    yield Catalogue(store)
-    store.close()
 
 
 def make_user(store: Store, email: str, *reviewer_of: str) -> User:

@@ -5,7 +5,6 @@ its status, nothing changed, and its audit entry."""
 
 from __future__ import annotations
 
-import email
 import re
 import time
 from collections.abc import AsyncIterator
@@ -20,9 +19,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from support import outbox_link
 
 from catalogue.accounts import create_user
-from catalogue.accounts_mail import outbox_messages
 from catalogue.accounts_model import AuditFilter, Origin, Role
 from catalogue.accounts_roles import grant, register_bundled, require_read_request
 from catalogue.settings import Settings
@@ -98,18 +97,6 @@ async def sign_in(client: httpx.AsyncClient, address: str,
 
 def audit(store: Store, action: str) -> list[Any]:
     return store.audit_entries(AuditFilter(action=action))
-
-
-def outbox_link(settings: Settings, to: str) -> str:
-    for path in reversed(outbox_messages(settings)):
-        message = email.message_from_bytes(path.read_bytes())
-        if message["To"] == to:
-            payload = message.get_payload(decode=True)
-            assert isinstance(payload, bytes)
-            found = re.search(r"https?://\S+", payload.decode("utf-8"))
-            assert found
-            return found.group(0)
-    raise AssertionError(f"no message to {to}")
 
 
 # -- the journey --------------------------------------------------------------------------------

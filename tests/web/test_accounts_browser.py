@@ -4,7 +4,6 @@ French. Two workers: the session made by one is honoured by the other."""
 
 from __future__ import annotations
 
-import email
 import os
 import re
 import socket
@@ -17,6 +16,7 @@ from typing import IO, Any
 
 import httpx
 import pytest
+from support import outbox_link
 from test_browser import browser as browser  # noqa: F401 - the shared Chromium fixture
 
 from catalogue.settings import Settings
@@ -102,21 +102,6 @@ def server(tmp_path: Path, schema_dir: Path) -> Iterator[tuple[str, Path]]:
             _stop(process)
 
 
-def outbox_link(data: Path, to: str) -> str:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        for path in sorted((data / "outbox").glob("*.eml"), reverse=True):
-            message = email.message_from_bytes(path.read_bytes())
-            if message["To"] == to:
-                payload = message.get_payload(decode=True)
-                assert isinstance(payload, bytes)
-                found = re.search(r"https?://\S+", payload.decode("utf-8"))
-                assert found
-                return found.group(0)
-        time.sleep(0.2)
-    raise AssertionError(f"no message to {to} in the outbox")
-
-
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_sign_up_confirm_sign_in_sign_out(server: tuple[str, Path], browser: Any,
                                           lang: str) -> None:
@@ -144,7 +129,7 @@ def test_sign_up_confirm_sign_in_sign_out(server: tuple[str, Path], browser: Any
     form.get_by_role("button", name=words["sign_up"]).click()
     expect(page.get_by_role("status")).to_contain_text(words["inbox"])
 
-    link = outbox_link(data, address)
+    link = outbox_link(Settings(data_dir=data), address)
     assert link.startswith(base + "/account/confirm/")
     page.goto(link)
     expect(page.locator("h1")).to_have_text(words["confirmed"])

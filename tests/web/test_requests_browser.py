@@ -10,9 +10,7 @@ Skipped without Chromium or Playwright, unless ``CATALOGUE_REQUIRE_BROWSER=1``.
 
 from __future__ import annotations
 
-import email
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,12 +19,12 @@ from urllib.parse import urlsplit
 import pypdfium2
 import pytest
 from conftest import publish
+from support import outbox_link
 from test_browser import axe_source as axe_source  # noqa: F401 - fixture
 from test_browser import browser as browser  # noqa: F401 - the shared Chromium fixture
 from test_browser import check_accessibility, serving
 
 from catalogue.accounts import create_user
-from catalogue.accounts_mail import outbox_messages
 from catalogue.accounts_model import Origin, Role
 from catalogue.accounts_roles import grant, register_bundled
 from catalogue.settings import Settings
@@ -55,21 +53,6 @@ def journey_server(schema_dir: Path, tmp_path_factory: pytest.TempPathFactory
     store.close()
     with serving(data, schema_dir) as url:
         yield url, settings
-
-
-def _confirmation_path(settings: Settings, to: str) -> str:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        for path in reversed(outbox_messages(settings)):
-            message = email.message_from_bytes(path.read_bytes())
-            if message["To"] == to:
-                payload = message.get_payload(decode=True)
-                assert isinstance(payload, bytes)
-                found = re.search(r"https?://\S+", payload.decode("utf-8"))
-                assert found
-                return urlsplit(found.group(0)).path
-        time.sleep(0.2)
-    raise AssertionError(f"no message to {to} in the outbox")
 
 
 def _watch(page: Any) -> list[str]:
@@ -152,7 +135,7 @@ def test_from_search_to_approved_request(browser: Any,  # noqa: F811 - the fixtu
     form.get_by_label("Password").fill(PASSWORD)
     form.get_by_role("button", name="Sign up").click()
     expect(page.get_by_role("status")).to_contain_text("Check your inbox")
-    page.goto(base + _confirmation_path(settings, RESEARCHER))
+    page.goto(base + urlsplit(outbox_link(settings, RESEARCHER)).path)
     expect(page.locator("h1")).to_have_text("Your address is confirmed")
     page.locator("main").get_by_role("link", name="Sign in").click()
     form = page.locator("main form.account-form")

@@ -31,6 +31,7 @@ import httpx
 import lxml.html
 import pytest
 from test_browser import browser as browser  # noqa: F401 - the shared Chromium fixture
+from test_publishing import NEW_LABEL, gazel_v2
 
 from catalogue.accounts import create_user
 from catalogue.accounts_model import AuditFilter, Origin, Role
@@ -51,26 +52,10 @@ PASSWORD = "correct horse battery"
 GAZEL = next(c for c in COHORTS if c.slug == "gazel")
 ELFE = next(c for c in COHORTS if c.slug == "elfe")
 LABEL = "Partnership status"
-NEW_LABEL = "Partnership status (cohabiting included)"
 CHANGED_URN = "urn:ddi:fr.gazel:var-Q1989-VIE_COUPLE_89"
 CLIENTS = 20
 WORDS = ("tabac", "smoking", "alcohol", "sommeil", "travail", "santé", "couple", "status",
          "weight", "pension", "diabetes", "education", "partnership", "cohabiting")
-
-
-def gazel_v2(*, invalid: bool = False) -> bytes:
-    """GAZEL with one variable relabelled in a new version; ``invalid`` adds an element the
-    official XSD refuses."""
-    xml = GAZEL.xml.read_bytes().decode("utf-8")
-    start = xml.index("<r:ID>var-Q1989-VIE_COUPLE_89</r:ID>")
-    version = xml.index("<r:Version>1</r:Version>", start)
-    xml = (xml[:version] + "<r:Version>2</r:Version>"
-           + xml[version + len("<r:Version>1</r:Version>"):])
-    label = xml.index(f">{LABEL}<", start)
-    xml = xml[:label + 1] + NEW_LABEL + xml[label + 1 + len(LABEL):]
-    if invalid:
-        xml = xml.replace("<r:Version>1</r:Version>", "<r:Version>1</r:Version><r:Oops/>", 1)
-    return xml.encode("utf-8")
 
 
 @pytest.fixture(scope="module")

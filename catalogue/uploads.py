@@ -310,7 +310,7 @@ def check_ddi(path: Path, settings: Settings, store: Store, display: str
             runner.finish(check, worker)
             check.profile = check.checker.finish(batch_resolver([check], 0,
                                                                 store.existing_targets))
-            check.profile.extend(held.conflicts(store.held_contents))
+            check.profile.extend(held.conflicts(store.held_contents(held.keys())))
         else:
             runner.cancel(worker)
     summary = check.summary

@@ -175,10 +175,16 @@ class HeldContents:
             self.read[key] = (content_hash(read.data), location.line if location else None,
                               f"//{local_name(item.element)}[@ID='{ident.id}']")
 
-    def conflicts(self, held: HeldLookup) -> list[Finding]:
-        known = held(list(self.read)) if self.read else {}
+    def keys(self) -> list[tuple[str, str, str]]:
+        return list(self.read)
+
+    def conflicts(self, known: dict[tuple[str, str, str], tuple[str, int]]) -> list[Finding]:
+        """Findings for the versions read whose content differs from ``known``'s (what a
+        :data:`HeldLookup` answered)."""
         checker = ProfileChecker()
         for key, (stored_hash, publication_id) in known.items():
+            if key not in self.read:
+                continue
             digest, line, path = self.read[key]
             if digest != stored_hash:
                 checker.conflict(f"urn:ddi:{key[0]}:{key[1]}:{key[2]}",
@@ -191,12 +197,13 @@ def catalogue_conflicts(check: FileCheck, held: HeldLookup) -> list[Finding]:
     holds none of its versions (the usual case: a new version), nothing more is read;
     otherwise the file is read again, with contents, to compare them."""
     keys = check.checker.versionable_identities()
-    if not keys or not held(keys):
+    known = held(keys) if keys else {}
+    if not known:
         return []
     collected = HeldContents()
     again = FileCheck(check.path, check.info, check.schema)
     read_file(again, mode="model", sink=collected.add)
-    return collected.conflicts(held)
+    return collected.conflicts(known)
 
 
 def validate_paths(paths: Iterable[Path], schema_dir: Path | None,

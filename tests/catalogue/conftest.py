@@ -5,12 +5,13 @@ requests, their review and exports)."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
+from catalogue.accounts_model import Role, User, iso, utc_now
 from catalogue.browse import Catalogue
 from catalogue.publishing import publish_paths
 from catalogue.store import Store
@@ -45,3 +46,21 @@ def catalogue(published_catalogue: Path, tmp_path: Path) -> Iterator[Catalogue]:
     store = Store(f"sqlite:///{database}")
     yield Catalogue(store)
     store.close()
+
+
+def _make_user(store: Store, email: str, *reviewer_of: str) -> User:
+    user = store.add_user(email=email, email_key=email.lower(), name=email.split("@")[0],
+                          affiliation="Inserm", password_hash=None, lang="en",
+                          created_at=iso(utc_now()), confirmed_at=iso(utc_now()))
+    for cohort in reviewer_of:
+        store.add_role(user.id, Role("reviewer", cohort), at=iso(utc_now()), by=None)
+    found = store.user_by_id(user.id)
+    assert found is not None
+    return found
+
+
+@pytest.fixture
+def make_user() -> Callable[..., User]:
+    """``make_user(store, email, *reviewer_of)``: a confirmed account, reviewer of the
+    cohorts named."""
+    return _make_user

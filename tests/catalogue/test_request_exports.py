@@ -5,6 +5,7 @@ XSD."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -13,7 +14,7 @@ import pypdfium2
 import pytest
 from lxml import etree
 
-from catalogue.accounts_model import Role, User, iso, utc_now
+from catalogue.accounts_model import User
 from catalogue.basket import BasketKey, add_topic, add_variables
 from catalogue.browse import Catalogue
 from catalogue.casd import CasdInputs
@@ -36,9 +37,10 @@ from catalogue.requests_model import (
     TeamMember,
 )
 from catalogue.requests_workflow import add_comment, submit_project, transition
-from catalogue.store import Store
 from ddi_schemas.registry import load_schema
 
+#: ``make_user(store, email, *reviewer_of)``, the fixture of tests/catalogue/conftest.py
+MakeUser = Callable[..., User]
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 SCHEMAS = SHARED / "ddi-schemas"
 C = "urn:ddi:fr.constances"
@@ -49,17 +51,6 @@ CLOSER_CODED = "urn:ddi:uk.closer:510d602c-5af0-4637-b68f-18b767d05465"
 TODAY = date(2025, 3, 1)
 SCRIPT = "<script>alert('x')</script> & <b>bold</b>"
 INS, R = "ddi:instance:3_3", "ddi:reusable:3_3"
-
-
-def make_user(store: Store, email: str, *reviewer_of: str) -> User:
-    user = store.add_user(email=email, email_key=email.lower(), name=email.split("@")[0],
-                          affiliation="Inserm", password_hash=None, lang="en",
-                          created_at=iso(utc_now()), confirmed_at=iso(utc_now()))
-    for cohort in reviewer_of:
-        store.add_role(user.id, Role("reviewer", cohort), at=iso(utc_now()), by=None)
-    found = store.user_by_id(user.id)
-    assert found is not None
-    return found
 
 
 FIELDS = ProjectFields(
@@ -83,7 +74,7 @@ class Submitted:
 
 
 @pytest.fixture
-def submitted(catalogue: Catalogue) -> Submitted:
+def submitted(make_user: MakeUser, catalogue: Catalogue) -> Submitted:
     """A Constances request with 38 variables (36 CASD-only), reviewed a little."""
     applicant = make_user(catalogue.store, "ana@example.org")
     reviewer = make_user(catalogue.store, "rev@example.org", "constances")
@@ -105,7 +96,8 @@ def submitted(catalogue: Catalogue) -> Submitted:
     return Submitted(applicant, reviewer, request.id)
 
 
-def test_the_json_export_has_a_stable_shape(catalogue: Catalogue, submitted: Submitted) -> None:
+def test_the_json_export_has_a_stable_shape(make_user: MakeUser, catalogue: Catalogue,
+                                            submitted: Submitted) -> None:
     data = request_json(catalogue, submitted.applicant, submitted.request_id, TODAY)
     assert json.loads(json.dumps(data)) == data
     assert set(data) == {
@@ -224,7 +216,8 @@ def test_the_data_requested_is_a_valid_self_contained_fragment_instance(
     assert export.converted == () and export.omitted == ()
 
 
-def test_variables_published_in_ddi_32_are_carried_into_33(catalogue: Catalogue) -> None:
+def test_variables_published_in_ddi_32_are_carried_into_33(make_user: MakeUser,
+                                                           catalogue: Catalogue) -> None:
     applicant = make_user(catalogue.store, "ana@example.org")
     project = start_application(catalogue, applicant, urns=[CLOSER_CODED])
     (request,) = project.requests

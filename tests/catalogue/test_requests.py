@@ -4,13 +4,14 @@ limits every saved field obeys."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
-from catalogue.accounts_model import Role, User, iso, utc_now
+from catalogue.accounts_model import User
 from catalogue.basket import BasketKey, add_variables, basket_entries
 from catalogue.browse import Catalogue
 from catalogue.casd import CasdInputs
@@ -44,8 +45,9 @@ from catalogue.requests_model import (
     field_name,
 )
 from catalogue.requests_workflow import history, submission_errors, submit_project
-from catalogue.store import Store
 
+#: ``make_user(store, email, *reviewer_of)``, the fixture of tests/catalogue/conftest.py
+MakeUser = Callable[..., User]
 C = "urn:ddi:fr.constances"
 HEALTH_S1 = f"{C}:var-S1-SANTE_PERCUE_S1:1"
 HEALTH_S2 = f"{C}:var-S2-SANTE_PERCUE_S2:1"
@@ -54,17 +56,6 @@ ELFE_WEIGHT = "urn:ddi:fr.elfe:var-M2-CR_POIDS_M2:1"
 WAVE_S1, WAVE_S2, WAVE_SNDS = f"{C}:su-S1:1", f"{C}:su-S2:1", f"{C}:su-SNDS:1"
 TODAY = date(2025, 3, 1)
 SCRIPT = "<script>alert('x')</script> & <b>bold</b> \"quoted\"; DROP TABLE projects;--"
-
-
-def make_user(store: Store, email: str, *reviewer_of: str) -> User:
-    user = store.add_user(email=email, email_key=email.lower(), name=email.split("@")[0],
-                          affiliation="Inserm", password_hash=None, lang="en",
-                          created_at=iso(utc_now()), confirmed_at=iso(utc_now()))
-    for cohort in reviewer_of:
-        store.add_role(user.id, Role("reviewer", cohort), at=iso(utc_now()), by=None)
-    found = store.user_by_id(user.id)
-    assert found is not None
-    return found
 
 
 COMPLETE = ProjectFields(
@@ -92,7 +83,7 @@ def complete_sections(catalogue: Catalogue, user: User, project: Project) -> Non
 
 
 @pytest.fixture
-def applicant(catalogue: Catalogue) -> User:
+def applicant(make_user: MakeUser, catalogue: Catalogue) -> User:
     return make_user(catalogue.store, "ana@example.org")
 
 
@@ -333,8 +324,8 @@ def test_script_text_is_kept_verbatim(catalogue: Catalogue, applicant: User,
     assert get_request(catalogue, applicant, request_id).section == section
 
 
-def test_only_the_applicant_reads_and_edits_a_draft(catalogue: Catalogue, applicant: User,
-                                                    draft: Project) -> None:
+def test_only_the_applicant_reads_and_edits_a_draft(make_user: MakeUser, catalogue: Catalogue,
+                                                    applicant: User, draft: Project) -> None:
     other = make_user(catalogue.store, "eve@example.org")
     reviewer = make_user(catalogue.store, "rev@example.org", "constances")
     request_id = request_of(draft, "constances")

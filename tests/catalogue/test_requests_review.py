@@ -9,7 +9,7 @@ import logging
 import sqlite3
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import date
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from catalogue.accounts_model import AuditFilter, Role, User, iso, utc_now
+from catalogue.accounts_model import AuditFilter, User, iso, utc_now
 from catalogue.basket import BasketKey, add_variables, basket_contents
 from catalogue.browse import Catalogue
 from catalogue.errors import BadRequest, Forbidden
@@ -60,6 +60,8 @@ from catalogue.requests_workflow import (
 from catalogue.store import Store
 from cohorts import COHORTS
 
+#: ``make_user(store, email, *reviewer_of)``, the fixture of tests/catalogue/conftest.py
+MakeUser = Callable[..., User]
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 C = "urn:ddi:fr.constances"
 HEALTH_S1 = f"{C}:var-S1-SANTE_PERCUE_S1:1"
@@ -72,17 +74,6 @@ SCRIPT = "<script>alert('x')</script> & <b>bold</b>"
 def _copy_database(source: Path, target: Path) -> None:
     with closing(sqlite3.connect(source)) as a, closing(sqlite3.connect(target)) as b:
         a.backup(b)
-
-
-def make_user(store: Store, email: str, *reviewer_of: str) -> User:
-    user = store.add_user(email=email, email_key=email.lower(), name=email.split("@")[0],
-                          affiliation="Inserm", password_hash=None, lang="en",
-                          created_at=iso(utc_now()), confirmed_at=iso(utc_now()))
-    for cohort in reviewer_of:
-        store.add_role(user.id, Role("reviewer", cohort), at=iso(utc_now()), by=None)
-    found = store.user_by_id(user.id)
-    assert found is not None
-    return found
 
 
 COMPLETE = ProjectFields(
@@ -121,7 +112,7 @@ def submit_application(catalogue: Catalogue, applicant: User, urns: list[str]) -
 
 
 @pytest.fixture
-def scene(catalogue: Catalogue) -> Scene:
+def scene(make_user: MakeUser, catalogue: Catalogue) -> Scene:
     store = catalogue.store
     applicant = make_user(store, "ana@example.org")
     constances, elfe = submit_application(catalogue, applicant,
@@ -213,7 +204,8 @@ def test_illegal_transitions_are_refused_and_change_nothing(catalogue: Catalogue
         RequestState.REJECTED, 3)
 
 
-def test_only_the_cohorts_reviewers_move_submitted_requests(catalogue: Catalogue,
+def test_only_the_cohorts_reviewers_move_submitted_requests(make_user: MakeUser,
+                                                            catalogue: Catalogue,
                                                             scene: Scene) -> None:
     a, r = scene.applicant, scene.reviewer
     before = state_and_events(catalogue, a, scene.constances)
@@ -282,7 +274,8 @@ def test_a_resubmission_is_checked_like_a_submission(catalogue: Catalogue,
         save_amendment(catalogue, a, scene.elfe, COMPLETE)  # submitted, not amendable
 
 
-def test_comments_are_for_the_applicant_or_internal_to_the_team(catalogue: Catalogue,
+def test_comments_are_for_the_applicant_or_internal_to_the_team(make_user: MakeUser,
+                                                                catalogue: Catalogue,
                                                                 scene: Scene) -> None:
     a, r = scene.applicant, scene.reviewer
     add_comment(catalogue, r, scene.constances, "Looks feasible.", "internal")
@@ -324,7 +317,7 @@ def audit_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     return calls
 
 
-def test_every_transition_is_sent_to_the_audit_trail(catalogue: Catalogue,
+def test_every_transition_is_sent_to_the_audit_trail(make_user: MakeUser, catalogue: Catalogue,
                                                      audit_calls: list[dict[str, Any]]) -> None:
     applicant = make_user(catalogue.store, "ana@example.org")
     reviewer = make_user(catalogue.store, "rev@example.org", "constances")
@@ -413,7 +406,7 @@ def drifted_catalogue(published_catalogue: Path, tmp_path_factory: pytest.TempPa
 
 
 @pytest.fixture
-def drift_scene(drifted_catalogue: Path, tmp_path: Path
+def drift_scene(make_user: MakeUser, drifted_catalogue: Path, tmp_path: Path
                 ) -> Iterator[tuple[Catalogue, User, int]]:
     """A basket and a request holding version 1, read once version 2 is published."""
     database = tmp_path / "catalogue.sqlite"

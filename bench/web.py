@@ -10,7 +10,9 @@ start ``catalogue serve --workers N``; then, from a separate process, keep C con
 busy for D seconds over a mix of pages (search, variable, question, cohort, wave, home; HTML
 and JSON) with a small keep-alive HTTP/1.1 client on asyncio, so that the load generator
 costs little CPU next to the server on the same machine. Prints throughput, p50/p95/p99
-latency and errors per kind of page, and overall.
+latency and errors per kind of page, and overall, then the baseline measured in the same
+run: the same connections on a small static file for 5 s (the HTTP server and middleware
+alone).
 
 The synthetic cohort is shaped like a real one: a Group with W waves (StudyUnits with a
 data collection, dated events and questionnaires), questions shared across waves (each
@@ -36,7 +38,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
@@ -65,6 +67,8 @@ NS = ('xmlns:ddi="ddi:instance:3_3" xmlns:r="ddi:reusable:3_3" xmlns:g="ddi:grou
       'xmlns:s="ddi:studyunit:3_3" xmlns:d="ddi:datacollection:3_3" '
       'xmlns:l="ddi:logicalproduct:3_3" xmlns:c="ddi:conceptualcomponent:3_3"')
 CODE_LISTS = 40
+#: The baseline: a small static file (no store, no index, no template).
+FLOOR_PATH, FLOOR_SECONDS = "/static/catalogue.js", 5.0
 
 
 # -- the synthetic cohort --------------------------------------------------------------------
@@ -378,7 +382,17 @@ async def drive(port: int, connections: int, duration: float, variables: int,
     await asyncio.gather(*(_worker(port, urls, started + duration, samples, errors)
                            for _ in range(connections)))
     elapsed = time.monotonic() - started
-    return {"elapsed": elapsed, "samples": dict(samples), "errors": dict(errors)}
+    # The baseline, same server, same connections: a static file, what the HTTP server and
+    # the middleware cost with no catalogue work at all.
+    floor: dict[str, list[float]] = defaultdict(list)
+    floor_errors: dict[str, int] = defaultdict(int)
+    static = itertools.repeat(("floor", FLOOR_PATH))
+    floor_started = time.monotonic()
+    await asyncio.gather(*(_worker(port, static, floor_started + FLOOR_SECONDS, floor,
+                                   floor_errors) for _ in range(connections)))
+    return {"elapsed": elapsed, "samples": dict(samples), "errors": dict(errors),
+            "floor": {"elapsed": time.monotonic() - floor_started, "samples": floor["floor"],
+                      "errors": floor_errors["floor"]}}
 
 
 def report(result: dict[str, object], connections: int) -> None:
@@ -394,6 +408,9 @@ def report(result: dict[str, object], connections: int) -> None:
         everything.extend(values)
         _row(kind, values, elapsed, errors.get(kind, 0))
     _row("all", sorted(everything), elapsed, sum(errors.values()))
+    floor: dict[str, Any] = result["floor"]  # type: ignore[assignment]
+    print(f"baseline: {FLOOR_PATH} alone, {FLOOR_SECONDS:.0f} s, same connections:")
+    _row("floor", sorted(floor["samples"]), float(floor["elapsed"]), int(floor["errors"]))
     pages = sorted(v for k, vs in samples.items() if not k.endswith(".json") for v in vs)
     json_ = sorted(v for k, vs in samples.items() if k.endswith(".json") for v in vs)
     print(f"\npages: p95 {_pct(pages, 95) * 1000:.0f} ms (target < 150); "

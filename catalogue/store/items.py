@@ -8,10 +8,10 @@ and following references backwards.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, or_, select
 
 from catalogue.codec import decode_item
 from catalogue.model import Identity, Reference, parse_urn
@@ -47,18 +47,59 @@ def _base() -> Select[Any]:
         publications.c.complete.is_(True))
 
 
-def _identity_in(keys: Sequence[tuple[str, str]]) -> ColumnElement[bool]:
-    """SQL condition: (agency, item_id) is one of ``keys``.
+_STATEMENTS: dict[Hashable, Select[Any]] = {}
+
+
+def _prepared(key: Hashable, build: Callable[..., Select[Any]], *args: Any) -> Select[Any]:
+    """The statement of one shape, built once, its values given at execution as bound
+    parameters: building a statement costs SQLAlchemy about a millisecond, more than
+    SQLite takes to run an indexed query, and the web pages run several per request."""
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        statement = _STATEMENTS[key] = build(*args)
+    return statement
+
+
+def _identities_param(keys: Iterable[tuple[str, str]]) -> tuple[int, dict[str, Any]]:
+    """The bound parameters of :func:`_identity_in_params` for ``keys``: how many agencies,
+    and for the n-th, its name (``agency_n``) and its IDs (``ids_n``)."""
+    by_agency: dict[str, list[str]] = {}
+    for agency, item_id in keys:
+        by_agency.setdefault(agency, []).append(item_id)
+    params: dict[str, Any] = {}
+    for n, (agency, ids) in enumerate(sorted(by_agency.items())):
+        params[f"agency_{n}"], params[f"ids_{n}"] = agency, ids
+    return len(by_agency), params
+
+
+def _identity_in_params(agencies: int) -> ColumnElement[bool]:
+    """SQL condition: (agency, item_id) is one of the keys given as the parameters of
+    :func:`_identities_param`, for ``agencies`` agencies.
 
     Written as ``agency = ? AND item_id IN (...)`` per agency, OR-ed: SQLite does not use
     ``ix_items_identity`` for a row-value ``(agency, item_id) IN (VALUES ...)`` and scanned
     the whole items table instead (0.6 s per call with 200,000 variables, against 20 ms).
     """
-    by_agency: dict[str, list[str]] = {}
-    for agency, item_id in keys:
-        by_agency.setdefault(agency, []).append(item_id)
-    return or_(*(and_(items.c.agency == agency, items.c.item_id.in_(ids))
-                 for agency, ids in by_agency.items()))
+    return or_(*(and_(items.c.agency == bindparam(f"agency_{n}"),
+                      items.c.item_id.in_(bindparam(f"ids_{n}", expanding=True)))
+                 for n in range(agencies)))
+
+
+def _resolve_many_query(agencies: int) -> Select[Any]:
+    return _newest_first(_base().where(_identity_in_params(agencies)))
+
+
+def _held_contents_query(agencies: int) -> Select[Any]:
+    return (select(items.c.agency, items.c.item_id, items.c.version, items.c.content_hash,
+                   items.c.publication_id)
+            .select_from(_JOINED)
+            .where(_identity_in_params(agencies), publications.c.complete.is_(True))
+            .order_by(items.c.publication_id))
+
+
+def _versions_held_query(agencies: int) -> Select[Any]:
+    return select(items.c.agency, items.c.item_id, items.c.version,
+                  items.c.versionable).where(_identity_in_params(agencies))
 
 
 def _newest_first(query: Select[Any]) -> Select[Any]:
@@ -96,20 +137,28 @@ class ItemQueries:
         return self.find(parts.agency, parts.id, parts.version)
 
     def find(self, agency: str, id_: str, version: str | None) -> StoredItem | None:
-        query = _base().where(items.c.agency == agency, items.c.item_id == id_)
-        if version is not None:
-            query = query.where(items.c.version == version)
+        def build() -> Select[Any]:
+            query = _base().where(items.c.agency == bindparam("agency"),
+                                  items.c.item_id == bindparam("item_id"))
+            if version is not None:
+                query = query.where(items.c.version == bindparam("version"))
+            return _newest_first(query).limit(1)
+
+        query = _prepared(("find", version is None), build)
         with self.engine.connect() as conn:
-            row = conn.execute(_newest_first(query).limit(1)).first()
+            row = conn.execute(query, {"agency": agency, "item_id": id_,
+                                       "version": version}).first()
         return _stored(row) if row is not None else None
 
     def find_with_versions(self, agency: str, id_: str, version: str | None
                            ) -> tuple[StoredItem | None, list[ItemVersion]]:
         """:meth:`find` and :meth:`versions` in one round trip (an item page wants both)."""
-        query = (_base().where(items.c.agency == agency, items.c.item_id == id_)
-                 .order_by(items.c.version_key.desc(), items.c.publication_id.desc()))
+        query = _prepared("find_with_versions", lambda: (
+            _base().where(items.c.agency == bindparam("agency"),
+                          items.c.item_id == bindparam("item_id"))
+            .order_by(items.c.version_key.desc(), items.c.publication_id.desc())))
         with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(query, {"agency": agency, "item_id": id_}).all()
         listed = [ItemVersion(r.version, r.publication_id, r.published_at,
                               r.withdrawn_at is not None, r.pk) for r in rows]
         matching = [r for r in rows if version is None or r.version == version]
@@ -137,10 +186,9 @@ class ItemQueries:
         keys = sorted(wanted)
         with self.engine.connect() as conn:
             for start in range(0, len(keys), _CHUNK):
-                chunk = keys[start:start + _CHUNK]
-                query = _newest_first(_base().where(
-                    _identity_in(chunk)))
-                for row in conn.execute(query):
+                agencies, params = _identities_param(keys[start:start + _CHUNK])
+                query = _prepared(("resolve_many", agencies), _resolve_many_query, agencies)
+                for row in conn.execute(query, params):
                     by_key.setdefault((row.agency, row.item_id), []).append(_stored(row))
         out: dict[tuple[str, str, str | None], StoredItem] = {}
         for ref in refs:
@@ -155,16 +203,17 @@ class ItemQueries:
         return out
 
     def versions(self, agency: str, id_: str) -> list[ItemVersion]:
-        query = (select(items.c.version, items.c.publication_id, items.c.pk,
-                        publications.c.published_at, publications.c.withdrawn_at)
-                 .select_from(_JOINED)
-                 .where(items.c.agency == agency, items.c.item_id == id_,
-                        publications.c.complete.is_(True))
-                 .order_by(items.c.version_key.desc(), items.c.publication_id.desc()))
+        query = _prepared("versions", lambda: (
+            select(items.c.version, items.c.publication_id, items.c.pk,
+                   publications.c.published_at, publications.c.withdrawn_at)
+            .select_from(_JOINED)
+            .where(items.c.agency == bindparam("agency"), items.c.item_id == bindparam("item_id"),
+                   publications.c.complete.is_(True))
+            .order_by(items.c.version_key.desc(), items.c.publication_id.desc())))
         with self.engine.connect() as conn:
             return [ItemVersion(r.version, r.publication_id, r.published_at,
                                 r.withdrawn_at is not None, r.pk)
-                    for r in conn.execute(query)]
+                    for r in conn.execute(query, {"agency": agency, "item_id": id_})]
 
     def construct_links(self, publication_id: int
                         ) -> Iterator[tuple[str, str, str, str, str]]:
@@ -191,13 +240,10 @@ class ItemQueries:
         pairs = sorted({(a, i) for a, i, _ in wanted})
         with self.engine.connect() as conn:
             for start in range(0, len(pairs), _CHUNK):
-                query = (select(items.c.agency, items.c.item_id, items.c.version,
-                                items.c.content_hash, items.c.publication_id)
-                         .select_from(_JOINED)
-                         .where(_identity_in(pairs[start:start + _CHUNK]),
-                                publications.c.complete.is_(True))
-                         .order_by(items.c.publication_id))
-                for agency, item_id, version, digest, publication_id in conn.execute(query):
+                agencies, params = _identities_param(pairs[start:start + _CHUNK])
+                query = _prepared(("held_contents", agencies), _held_contents_query, agencies)
+                for agency, item_id, version, digest, publication_id in conn.execute(
+                        query, params):
                     key = (agency, item_id, version)
                     if key in wanted and key not in found:
                         found[key] = (digest, publication_id)
@@ -320,18 +366,29 @@ class ItemQueries:
                   ) -> list[StoredItem]:
         """Items whose references point at ``target`` (any version of its Agency+ID
         when the reference has no version, else that version)."""
-        query = (_base().join(edges, edges.c.from_pk == items.c.pk)
-                 .where(edges.c.to_agency == target.agency, edges.c.to_id == target.id,
-                        or_(edges.c.to_version.is_(None),
-                            edges.c.to_version == target.version)))
+        def build() -> Select[Any]:
+            query = (_base().join(edges, edges.c.from_pk == items.c.pk)
+                     .where(edges.c.to_agency == bindparam("agency"),
+                            edges.c.to_id == bindparam("item_id"),
+                            or_(edges.c.to_version.is_(None),
+                                edges.c.to_version == bindparam("version"))))
+            if roles:
+                query = query.where(edges.c.role.in_(bindparam("roles", expanding=True)))
+            if kinds:
+                query = query.where(items.c.kind.in_(bindparam("kinds", expanding=True)))
+            if current_only:
+                query = query.where(publications.c.withdrawn_at.is_(None), ~_SUPERSEDED)
+            return query.distinct().order_by(items.c.pk)
+
+        query = _prepared(("referrers", bool(roles), bool(kinds), current_only), build)
+        params: dict[str, Any] = {"agency": target.agency, "item_id": target.id,
+                                  "version": target.version}
         if roles:
-            query = query.where(edges.c.role.in_(roles))
+            params["roles"] = list(roles)
         if kinds:
-            query = query.where(items.c.kind.in_(kinds))
-        if current_only:
-            query = query.where(publications.c.withdrawn_at.is_(None), ~_SUPERSEDED)
+            params["kinds"] = list(kinds)
         with self.engine.connect() as conn:
-            rows = conn.execute(query.distinct().order_by(items.c.pk)).all()
+            rows = conn.execute(query, params).all()
         return [_stored(row) for row in rows]
 
     def existing_targets(self, targets: Sequence[RefTarget]) -> set[RefTarget]:
@@ -343,11 +400,10 @@ class ItemQueries:
         identifiable_only: set[tuple[str, str]] = set()
         with self.engine.connect() as conn:
             for start in range(0, len(keys), _CHUNK):
-                chunk = keys[start:start + _CHUNK]
-                query = select(items.c.agency, items.c.item_id, items.c.version,
-                               items.c.versionable).where(
-                    _identity_in(chunk))
-                for row in conn.execute(query):
+                agencies, params = _identities_param(keys[start:start + _CHUNK])
+                query = _prepared(("existing_targets", agencies), _versions_held_query,
+                                  agencies)
+                for row in conn.execute(query, params):
                     key = (row.agency, row.item_id)
                     versions.setdefault(key, set()).add(row.version)
                     if not row.versionable:

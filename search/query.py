@@ -10,6 +10,8 @@ from search.facets import FACET_NAMES
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
+#: Members returned per group at most (``GroupedHit.size`` still counts them all).
+MAX_MEMBERS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +76,8 @@ class SearchQuery:
     """One search. An empty ``text`` browses everything (with facets and filters).
 
     ``group`` pages over groups (a question asked in several waves is one result with
-    its variables); ``facets`` names the facets to count.
+    its variables), each with its ``members`` best matches; ``facets`` names the facets
+    to count.
     """
 
     text: str = ""
@@ -85,6 +88,7 @@ class SearchQuery:
     facets: tuple[str, ...] = FACET_NAMES
     highlight: bool = True
     facet_limit: int = 100
+    members: int = MAX_MEMBERS
 
     def __post_init__(self) -> None:
         if not isinstance(self.text, str):
@@ -103,6 +107,9 @@ class SearchQuery:
         if isinstance(self.facet_limit, bool) or not isinstance(self.facet_limit, int) \
                 or self.facet_limit < 1:
             raise InvalidSearch("facet_limit must be a positive integer")
+        if (isinstance(self.members, bool) or not isinstance(self.members, int)
+                or not 1 <= self.members <= MAX_MEMBERS):
+            raise InvalidSearch(f"members must be an integer from 1 to {MAX_MEMBERS}")
 
     @property
     def offset(self) -> int:

@@ -33,11 +33,13 @@ RefT = TypeVar("RefT")
 
 #: The warning of a search whose results miss one of its words (see ``all_but_one``).
 ALL_BUT_ONE = "no result holds every word: these hold all of them but one"
-#: Members shown per group; ``GroupedHit.size`` still counts them all.
-MEMBERS_PER_GROUP = 20
 _ANALYSIS_CACHE_SIZE = 50_000
 _COUNT_CACHE_SIZE = 256
 _PREFIX_CACHE_SIZE = 256
+#: Decoded documents kept per engine (about 4 KB each, so some 20 MB): a grouped page reads up to
+#: 20 members for each of its 20 groups, and popular questions come back search after
+#: search, so decoding them again was most of a grouped search's time.
+_DOCUMENT_CACHE_SIZE = 5_000
 
 
 class IndexedEngine(SearchEngine, Generic[SnapshotT, RefT]):
@@ -47,6 +49,8 @@ class IndexedEngine(SearchEngine, Generic[SnapshotT, RefT]):
         self._analysis_cache: dict[tuple[Analyzer, str], list[str]] = {}
         self._count_cache: OrderedDict[Hashable, dict[str, dict[str, int]]] = OrderedDict()
         self._prefix_cache: OrderedDict[Hashable, list[tuple[str, str, int]]] = OrderedDict()
+        self._document_cache: OrderedDict[Hashable, SearchDocument] = OrderedDict()
+        self._document_generation: Hashable = None
         # Web workers search from several threads: cache updates take this lock.
         self._cache_lock = threading.Lock()
 
@@ -78,6 +82,10 @@ class IndexedEngine(SearchEngine, Generic[SnapshotT, RefT]):
     @abstractmethod
     def _documents(self, snapshot: SnapshotT, refs: Sequence[RefT]) -> list[SearchDocument]:
         """The stored documents behind ``refs``, in order."""
+
+    @abstractmethod
+    def _ref_key(self, ref: RefT) -> Hashable:
+        """A hashable value naming ``ref`` within its snapshot."""
 
     @abstractmethod
     def _group_ids(self, snapshot: SnapshotT, refs: Sequence[RefT]) -> list[Hashable]:
@@ -132,7 +140,7 @@ class IndexedEngine(SearchEngine, Generic[SnapshotT, RefT]):
         else:
             total, refs = self._top(snapshot, plan, query.filters, query.offset,
                                     query.page_size)
-            documents = self._documents(snapshot, [ref for ref, _ in refs])
+            documents = self._cached_documents(snapshot, [ref for ref, _ in refs])
             hits = tuple(hit(d, score) for d, (_, score) in zip(documents, refs, strict=True))
         suggestion = None
         if any(True for _ in parsed.positive_terms()):
@@ -185,6 +193,29 @@ class IndexedEngine(SearchEngine, Generic[SnapshotT, RefT]):
                 self._count_cache.popitem(last=False)
         return counts
 
+    def _cached_documents(self, snapshot: SnapshotT,
+                          refs: Sequence[RefT]) -> list[SearchDocument]:
+        """:meth:`_documents`, through a cache of the latest commit's decoded documents."""
+        generation = self._generation(snapshot)
+        keys = [self._ref_key(ref) for ref in refs]
+        with self._cache_lock:
+            if generation != self._document_generation:
+                self._document_cache.clear()
+                self._document_generation = generation
+            found = [self._document_cache.get(key) for key in keys]
+        missing = [i for i, document in enumerate(found) if document is None]
+        if missing:
+            decoded = self._documents(snapshot, [refs[i] for i in missing])
+            with self._cache_lock:
+                keep = generation == self._document_generation
+                for i, document in zip(missing, decoded, strict=True):
+                    found[i] = document
+                    if keep:
+                        self._document_cache[keys[i]] = document
+                while len(self._document_cache) > _DOCUMENT_CACHE_SIZE:
+                    self._document_cache.popitem(last=False)
+        return found  # type: ignore[return-value]  # every None was filled above
+
     def _words_with_prefix(self, snapshot: SnapshotT,
                            prefix: str) -> list[tuple[str, str, int]]:
         key = (self._generation(snapshot), prefix)
@@ -234,8 +265,8 @@ class IndexedEngine(SearchEngine, Generic[SnapshotT, RefT]):
         groups: list[GroupedHit] = []
         for group in order[query.offset:needed]:
             size, refs = self._group_members(snapshot, plan, query.filters, group,
-                                             MEMBERS_PER_GROUP)
-            documents = self._documents(snapshot, [ref for ref, _ in refs])
+                                             query.members)
+            documents = self._cached_documents(snapshot, [ref for ref, _ in refs])
             members = sorted((Hit(d, score) for d, (_, score) in zip(documents, refs,
                                                                      strict=True)),
                              key=_wave_order)

@@ -224,6 +224,9 @@ class TantivyEngine(IndexedEngine[_Snapshot, tantivy.DocAddress]):
         return [SearchDocument.from_json(bytes(searcher.doc(ref).get_first(STORED) or b"{}")
                                          .decode("utf-8")) for ref in refs]
 
+    def _ref_key(self, ref: tantivy.DocAddress) -> Hashable:
+        return ref.segment_ord, ref.doc
+
     def _group_ids(self, snapshot: _Snapshot,
                    refs: Sequence[tantivy.DocAddress]) -> list[Hashable]:
         if not refs:

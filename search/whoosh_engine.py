@@ -261,6 +261,9 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
         stored = snapshot.searcher.stored_fields
         return [SearchDocument.from_json(stored(docnum)[STORED]) for docnum in refs]
 
+    def _ref_key(self, ref: int) -> Hashable:
+        return ref
+
     def _group_ids(self, snapshot: WhooshSnapshot, refs: Sequence[int]) -> list[Hashable]:
         groups = snapshot.groups()
         return [groups[docnum] for docnum in refs]

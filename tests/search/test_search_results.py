@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import lxml.html
 import pytest
 
@@ -10,6 +12,7 @@ from search.engine import SearchEngine, ranked_urns
 from search.errors import InvalidSearch
 from search.query import Filters, SearchQuery
 from search.results import SearchResults
+from tests.search.conftest import corpus
 
 CORPUS_SIZE = 17
 TOBACCO_QUESTION = "urn:ddi:fr.inserm.constances:q-tabac:1"
@@ -151,6 +154,34 @@ def test_groups_are_paginated(engine: SearchEngine) -> None:
     assert paged == keys
     beyond = search(engine, "tabac", group=True, page=4, page_size=1)
     assert (beyond.total, beyond.groups) == (3, ())
+
+
+def test_groups_list_their_best_members_up_to_the_number_asked(engine: SearchEngine) -> None:
+    everything = search(engine, "tabac", group=True).groups[0]
+    first = search(engine, "tabac", group=True, members=3).groups[0]
+    assert (first.group_key, first.size) == (TOBACCO_QUESTION, 7)
+    assert len(first.hits) == 3
+    # the best three (variables of equal score are equally good)
+    assert sorted(h.score for h in first.hits) == sorted(h.score for h in everything.hits)[-3:]
+
+
+@pytest.mark.parametrize("members", [0, 21, True, "3"])
+def test_members_must_be_a_small_positive_integer(members: object) -> None:
+    with pytest.raises(InvalidSearch, match="members"):
+        SearchQuery("tabac", group=True, members=members)  # type: ignore[arg-type]
+
+
+def test_hits_show_a_document_as_last_written(engine: SearchEngine) -> None:
+    """Decoded documents are kept between searches; a new commit must not show old ones."""
+    before = search(engine, "tabac", group=True).groups[0]
+    assert before.hits[1].document.name == "TABAC_V1"
+    renamed = [d if d.name != "TABAC_V1" else replace(d, name="TABAC_RENAMED")
+               for d in corpus() if d.publication_id == before.hits[1].document.publication_id]
+    engine.replace_publication(before.hits[1].document.publication_id, renamed)
+    names = [h.name for h in search(engine, "tabac", group=True).groups[0].hits]
+    assert "TABAC_RENAMED" in names and "TABAC_V1" not in names
+    plain = search(engine, "tabac", page_size=50)
+    assert "TABAC_RENAMED" in [h.name for h in plain.hits]
 
 
 def test_grouped_browse_counts_groups_and_respects_filters(engine: SearchEngine) -> None:

@@ -8,11 +8,11 @@ Steps: publish the bundled cohorts and a generated DDI-L 3.3 cohort (``catalogue
 publish``, as a team would), reusing the data directory when it already holds them;
 start ``catalogue serve --workers N``; then, from a separate process, keep C connections
 busy for D seconds over a mix of pages (search, variable, question, cohort, wave, home; HTML
-and JSON) with a small keep-alive HTTP/1.1 client on asyncio, so that the load generator
-costs little CPU next to the server on the same machine. Prints throughput, p50/p95/p99
-latency and errors per kind of page, and overall, then the baseline measured in the same
-run: the same connections on a small static file for 5 s (the HTTP server and middleware
-alone).
+and JSON) with a small keep-alive HTTP/1.1 client on asyncio that asks as a browser does
+(in French, accepting gzip) and costs little CPU next to the server on the same machine.
+Prints throughput, p50/p95/p99 latency and errors per kind of page, and overall, then the
+baseline measured in the same run: the same connections on a small static file for 5 s
+(the HTTP server and middleware alone).
 
 The synthetic cohort is shaped like a real one: a Group with W waves (StudyUnits with a
 data collection, dated events and questionnaires), questions shared across waves (each
@@ -336,8 +336,9 @@ def url_mix(variables: int, waves: int, uniform: bool, seed: int = 7
 
 async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                    path: str) -> int:
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\nAccept-Language: fr\r\n\r\n"
-                 .encode("ascii"))
+    # As a browser asks: in French, accepting gzip.
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\nAccept-Language: fr\r\n"
+                 "Accept-Encoding: gzip\r\n\r\n".encode("ascii"))
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length = 0

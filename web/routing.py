@@ -141,7 +141,12 @@ def _endpoint(resource: Resource, *, json: bool) -> Callable[[Request], Any]:
                 request, result.template, context, status_code=result.status,
                 headers={"Vary": VARY})
         if key is not None and response.status_code == 200 and _still_public(request):
-            res.page_cache.put(generation, key, KeptResponse.of(response))
+            kept = KeptResponse.of(response)
+            res.page_cache.put(generation, key, kept)
+            accepted = request.headers.get("accept-encoding", "")
+            if kept.gzipped and "gzip" in accepted:
+                # compressed once for the cache: the GZip middleware lets it through as is
+                return kept.response(accepted)
         return response
 
     endpoint.__name__ = f"{resource.name}_{'json' if json else 'page'}"

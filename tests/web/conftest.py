@@ -107,6 +107,19 @@ class Client:
         response: httpx.Response = self._portal.call(partial(self._client.get, url, **kwargs))
         return response
 
+    def raw(self, url: str, **kwargs: Any) -> tuple[httpx.Response, bytes]:
+        """One GET, and its body as sent (not decompressed)."""
+        async def fetch() -> tuple[httpx.Response, bytes]:
+            request = self._client.build_request("GET", url, **kwargs)
+            response = await self._client.send(request, stream=True)
+            body = b"".join([chunk async for chunk in response.aiter_raw()])
+            await response.aclose()
+            return response, body
+
+        self._client.cookies.clear()
+        result: tuple[httpx.Response, bytes] = self._portal.call(fetch)
+        return result
+
     def html(self, url: str, status: int = 200, **kwargs: Any) -> lxml.html.HtmlElement:
         response = self.get(url, **kwargs)
         assert response.status_code == status, (url, response.status_code, response.text[:500])

@@ -4,6 +4,7 @@ publication or a withdrawal changes the catalogue."""
 
 from __future__ import annotations
 
+import gzip
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -119,3 +120,22 @@ def test_pages_are_kept_compressed_and_served_as_each_client_accepts(site: Clien
     kept = [v for k, v in cache._entries.items() if "/cohorts/constances" in k]
     assert kept and all(v.gzipped for v in kept)
     assert min(len(v.body) for v in kept) < len(plain.content) // 2
+
+
+def test_a_gzip_client_gets_the_cached_bytes_from_the_first_answer_on(site: Client) -> None:
+    """On a miss, a gzip client gets the copy compressed for the cache (rather than the
+    GZip middleware compressing the page a second time): byte for byte what hits get."""
+    url = "/cohorts/epipage2"
+    first, first_raw = site.raw(url, headers={"Accept-Encoding": "gzip"})
+    assert first.headers["content-encoding"] == "gzip"
+    assert int(first.headers["content-length"]) == len(first_raw)
+    cache = site.app.state.resources.page_cache
+    kept = [v for k, v in cache._entries.items() if url in k]
+    assert [v.body for v in kept] == [first_raw]
+    hits = _hits(site)
+    second, second_raw = site.raw(url, headers={"Accept-Encoding": "gzip"})
+    assert _hits(site) == hits + 1
+    assert second_raw == first_raw
+    assert second.headers["vary"] == first.headers["vary"]
+    assert gzip.decompress(first_raw) == site.get(
+        url, headers={"Accept-Encoding": "identity"}).content

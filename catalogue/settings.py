@@ -90,6 +90,11 @@ class Settings:
         metadata=_help("Memory, in MB per worker, for whole pages kept for visitors without a "
                        "session (0 turns the cache off)."),
     )
+    shared_page_cache_mb: int = field(
+        default=256,
+        metadata=_help("Disk, in MB, for the same pages shared by every worker of the data "
+                       "directory (0 turns it off)."),
+    )
     log_level: str = field(
         default="INFO",
         metadata=_help("Logging level: DEBUG, INFO, WARNING or ERROR."),

@@ -30,12 +30,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn  # noqa: PLC0415 - only this command needs it
 
+    from web.resources import forget_shared_pages  # noqa: PLC0415
+
     if args.workers < 1:
         raise BadRequest("--workers must be at least 1")
     if not 0 < args.port < 65536:
         raise BadRequest("--port must be between 1 and 65535")
     # Workers rebuild the settings from the environment: make sure they see the same ones.
     os.environ.setdefault("CATALOGUE_DATA_DIR", str(settings.data_dir))
+    forget_shared_pages(settings)
     uvicorn.run("web.app:app_from_env", factory=True, host=args.host, port=args.port,
                 workers=args.workers, access_log=args.access_log,
                 log_level=settings.log_level.lower(), proxy_headers=True,

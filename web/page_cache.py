@@ -15,13 +15,27 @@ publication or a withdrawal empties the cache the moment a worker notices it (wi
 second, like everything else). The cache is bounded in bytes (``page_cache_mb``), least
 recently used first out. A worker serves requests one at a time in its event loop, so
 the cache needs no lock.
+
+Behind each worker's cache, :class:`SharedPages` keeps the same pages on disk, in the data
+directory, for every worker (``shared_page_cache_mb``): a page one worker rendered is not
+rendered again by the others. One file per page, written under a temporary name then
+renamed, so a reader sees a whole page or none; a directory per generation, so a new one
+leaves the old pages behind, to be removed. It is a cache: a file that cannot be read or
+written is a miss, never an error.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
+import logging
+import os
+import shutil
 from collections import OrderedDict
+from contextlib import suppress
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -35,6 +49,7 @@ _NOT_REPLAYED = frozenset({b"content-length", b"set-cookie"})
 COMPRESS_FROM = 1024
 
 Key = tuple[str, ...]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,21 +89,117 @@ class KeptResponse:
     def size(self) -> int:
         return len(self.body) + sum(len(k) + len(v) for k, v in self.headers) + 200
 
+    def to_bytes(self) -> bytes:
+        head = {"status": self.status, "gzipped": self.gzipped,
+                "headers": [[k.decode("latin-1"), v.decode("latin-1")]
+                            for k, v in self.headers]}
+        return json.dumps(head, separators=(",", ":")).encode("ascii") + b"\n" + self.body
+
+    @staticmethod
+    def from_bytes(data: bytes) -> KeptResponse:
+        head_line, _, body = data.partition(b"\n")
+        head = json.loads(head_line)
+        return KeptResponse(int(head["status"]), body,
+                            tuple((k.encode("latin-1"), v.encode("latin-1"))
+                                  for k, v in head["headers"]), bool(head["gzipped"]))
+
+
+def _digest(parts: Key) -> str:
+    return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=16).hexdigest()
+
+
+class SharedPages:
+    """Pages on disk, shared by the workers of one data directory (see the module
+    docstring), at most about ``limit`` bytes: past it, the oldest written go first."""
+
+    def __init__(self, directory: Path, limit: int) -> None:
+        self.directory = directory
+        self.limit = limit
+        self._written = 0
+
+    def get(self, generation: Key, key: Key) -> KeptResponse | None:
+        path = self._path(generation, key)
+        try:
+            return KeptResponse.from_bytes(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.debug("shared page %s unreadable, dropped: %s", path, exc)
+            path.unlink(missing_ok=True)
+            return None
+
+    def put(self, generation: Key, key: Key, kept: KeptResponse) -> None:
+        path = self._path(generation, key)
+        data = kept.to_bytes()
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_bytes(data)
+            os.replace(temporary, path)
+        except OSError as exc:
+            log.debug("shared page %s not written: %s", path, exc)
+            temporary.unlink(missing_ok=True)
+            return
+        self._written += len(data)
+        if self._written > self.limit // 8:
+            self._written = 0
+            self.prune(generation)
+
+    def prune(self, generation: Key) -> None:
+        """Remove the pages of other generations, then the oldest of this one while they
+        hold more than ``limit`` bytes."""
+        current = _digest(generation)
+        try:
+            listed = list(os.scandir(self.directory))
+        except OSError:
+            return
+        for entry in listed:
+            if entry.name != current and entry.is_dir():
+                shutil.rmtree(entry.path, ignore_errors=True)
+        files: list[tuple[float, int, str]] = []
+        for root, _dirs, names in os.walk(self.directory / current):
+            for name in names:
+                try:
+                    stat = os.stat(os.path.join(root, name))
+                except OSError:
+                    continue
+                files.append((stat.st_mtime, stat.st_size, os.path.join(root, name)))
+        total = sum(size for _, size, _ in files)
+        for _mtime, size, name in sorted(files):
+            if total <= self.limit:
+                break
+            with suppress(OSError):
+                os.unlink(name)
+            total -= size
+
+    def _path(self, generation: Key, key: Key) -> Path:
+        name = _digest(key)
+        return self.directory / _digest(generation) / name[:2] / name
+
 
 @dataclass
 class PageCache:
-    """A least-recently-used map of responses, at most ``limit`` bytes."""
+    """A least-recently-used map of responses, at most ``limit`` bytes, in front of the
+    workers' :class:`SharedPages` when there is one."""
 
     limit: int
+    shared: SharedPages | None = None
     _entries: OrderedDict[Key, KeptResponse] = field(default_factory=OrderedDict)
     _bytes: int = 0
     _generation: Key = ()
     hits: int = 0
+    #: Of the hits, those found in the shared pages (rendered by another worker).
+    shared_hits: int = 0
     misses: int = 0
 
     def get(self, generation: Key, key: Key) -> KeptResponse | None:
         self._renew(generation)
         found = self._entries.get(key)
+        if found is None and self.shared is not None:
+            found = self.shared.get(generation, key)
+            if found is not None:
+                self._keep(key, found)
+                self.shared_hits += 1
         if found is None:
             self.misses += 1
             return None
@@ -100,6 +211,11 @@ class PageCache:
         self._renew(generation)
         if kept.size > self.limit // 8:  # one huge page must not push out everything else
             return
+        self._keep(key, kept)
+        if self.shared is not None:
+            self.shared.put(generation, key, kept)
+
+    def _keep(self, key: Key, kept: KeptResponse) -> None:
         previous = self._entries.pop(key, None)
         if previous is not None:
             self._bytes -= previous.size

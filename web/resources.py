@@ -11,10 +11,12 @@ within a second.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar
 
 from starlette.requests import Request
@@ -26,7 +28,7 @@ from search.engine import SearchEngine
 from search.indexing import catch_up, open_index
 from search.query import SearchQuery
 from search.results import SearchResults
-from web.page_cache import Key, PageCache
+from web.page_cache import Key, PageCache, SharedPages
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -84,6 +86,25 @@ def resources(request: Request) -> Resources:
     return found
 
 
+def page_cache(settings: Settings) -> PageCache:
+    """This worker's page cache, in front of the pages shared by all workers."""
+    shared = None
+    if settings.shared_page_cache_mb > 0:
+        shared = SharedPages(_shared_pages_dir(settings),
+                             settings.shared_page_cache_mb * 1024 * 1024)
+    return PageCache(settings.page_cache_mb * 1024 * 1024, shared)
+
+
+def forget_shared_pages(settings: Settings) -> None:
+    """Remove the pages a previous server left on disk: they were rendered by the code and
+    templates it ran, maybe not those about to run."""
+    shutil.rmtree(_shared_pages_dir(settings), ignore_errors=True)
+
+
+def _shared_pages_dir(settings: Settings) -> Path:
+    return settings.data_dir / "page-cache"
+
+
 @asynccontextmanager
 async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     store = Store(settings.store_url)
@@ -95,7 +116,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         catalogue = Catalogue(store)
         catalogue.refresh()  # builds the structures of live publications once, now
         found = Resources(settings, store, engine, catalogue, time.monotonic(),
-                          page_cache=PageCache(settings.page_cache_mb * 1024 * 1024))
+                          page_cache=page_cache(settings))
         yield found
     finally:
         engine.close()

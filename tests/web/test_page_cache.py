@@ -12,8 +12,8 @@ from pathlib import Path
 from conftest import Client, publish, withdraw
 from support import Sample
 
-from web.page_cache import KeptResponse, PageCache
-from web.resources import REFRESH_INTERVAL
+from web.page_cache import KeptResponse, PageCache, SharedPages
+from web.resources import REFRESH_INTERVAL, forget_shared_pages
 
 SMOKE = "/variables/urn:ddi:fr.sample:var-W1-SMOKE"
 
@@ -139,3 +139,63 @@ def test_a_gzip_client_gets_the_cached_bytes_from_the_first_answer_on(site: Clie
     assert second.headers["vary"] == first.headers["vary"]
     assert gzip.decompress(first_raw) == site.get(
         url, headers={"Accept-Encoding": "identity"}).content
+
+
+def _cache(client: Client) -> PageCache:
+    cache: PageCache = client.app.state.resources.page_cache
+    return cache
+
+
+def test_a_page_rendered_by_one_worker_is_served_by_the_others(
+        fresh_site: Callable[[], Client], tmp_path: Path) -> None:
+    one, other = fresh_site(), fresh_site()  # two workers over one data directory
+    first = one.get("/cohorts/gazel")
+    served = other.get("/cohorts/gazel")
+    assert _cache(other).shared_hits == 1 and _cache(other).misses == 0
+    assert served.content == first.content
+    assert served.headers["content-type"] == first.headers["content-type"]
+    assert other.json("/healthz")["page_cache"]["shared_hits"] == 1
+    # a publication seen by both: neither serves the pages of before
+    before = one.json(SMOKE + ".json")
+    label = {"fr": "Statut tabagique (v3)", "en": "Smoking status (v3)"}
+    publish(one.settings, [Sample(version="3", smoke_label=label).write(
+        tmp_path / "sample-v3.xml")])
+    time.sleep(REFRESH_INTERVAL + 0.05)
+    assert other.json(SMOKE + ".json")["version"]["version"] == "3"
+    assert before["version"]["version"] != "3"
+
+
+def test_an_unreadable_shared_page_is_rendered_again(
+        fresh_site: Callable[[], Client]) -> None:
+    one, other = fresh_site(), fresh_site()
+    expected = one.get("/cohorts/elfe").content
+    (kept,) = [p for p in (one.settings.data_dir / "page-cache").rglob("*") if p.is_file()]
+    kept.write_bytes(b"\x00 not a page")
+    response = other.get("/cohorts/elfe")
+    assert response.status_code == 200 and response.content == expected
+    assert _cache(other).shared_hits == 0 and _cache(other).misses == 1
+    assert KeptResponse.from_bytes(kept.read_bytes()).status == 200  # written again
+
+
+def test_shared_pages_keep_to_their_size_and_generation(tmp_path: Path) -> None:
+    shared = SharedPages(tmp_path / "pages", limit=8 * 1100)
+    page = KeptResponse(200, b"x" * 1000, ((b"content-type", b"text/html"),), gzipped=True)
+    shared.put(("old",), ("a",), page)
+    for n in range(20):
+        shared.put(("new",), (str(n),), page)
+    shared.prune(("new",))
+    assert shared.get(("old",), ("a",)) is None
+    assert shared.get(("new",), ("19",)) == page
+    files = [p for p in (tmp_path / "pages").rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) <= 8 * 1100
+    assert len(files) < 20
+
+
+def test_a_new_server_starts_without_the_pages_of_the_last(
+        fresh_site: Callable[[], Client]) -> None:
+    client = fresh_site()
+    client.get("/cohorts/gazel")
+    directory = client.settings.data_dir / "page-cache"
+    assert any(p.is_file() for p in directory.rglob("*"))
+    forget_shared_pages(client.settings)  # what `catalogue serve` does first
+    assert not directory.exists()

@@ -31,6 +31,7 @@ async def health(request: Request) -> Response:
                          "cohorts": [c.slug for c in state.cohorts], "documents": documents,
                          "page_cache": {"entries": len(cache), "bytes": cache.size,
                                         "limit": cache.limit, "hits": cache.hits,
+                                        "shared_hits": cache.shared_hits,
                                         "misses": cache.misses}})
 
 

@@ -21,11 +21,11 @@ from catalogue.model import LangText
 from search.cli import results_json
 from search.documents import SearchDocument
 from search.facets import FACET_NAMES
-from search.query import MAX_PAGE_SIZE, Filters, SearchQuery
+from search.query import MAX_MEMBERS, MAX_PAGE_SIZE, Filters, SearchQuery
 from search.results import FacetCounts, Hit, SearchResults
 from web.i18n import gettext_for
 from web.resources import resources
-from web.routing import Page, QueryParam, Resource
+from web.routing import Page, QueryParam, Resource, wants_json
 from web.templating import url_for, with_query
 from web.views.common import LANG_PARAM, Crumb, crumbs_home
 
@@ -360,12 +360,13 @@ class SearchJSON(TypedDict, total=False):
     query: SearchQueryJSON
 
 
-def run_search(request: Request) -> tuple[SearchRequest, SearchResults]:
+def run_search(request: Request, members: int = MAX_MEMBERS
+               ) -> tuple[SearchRequest, SearchResults]:
     res = resources(request)
     state = res.catalogue.state
     search = parse_search(request.query_params, request.query_params.multi_items(), state)
     query = SearchQuery(text=search.text, filters=search.filters, page=search.page,
-                        page_size=search.page_size, group=search.group)
+                        page_size=search.page_size, group=search.group, members=members)
     results = res.search(query)
     if search.page > 1 and search.page > results.pages:
         raise BadRequest(f"page {search.page} is past the last page ({results.pages}) of "
@@ -374,7 +375,10 @@ def run_search(request: Request) -> tuple[SearchRequest, SearchResults]:
 
 
 def search_page(request: Request) -> Page:
-    search, results = run_search(request)
+    # The HTML lists a group's first MEMBERS_SHOWN variables (the question may be one
+    # more member): reading the others from the index would be wasted.
+    search, results = run_search(request, MAX_MEMBERS if wants_json(request)
+                                 else MEMBERS_SHOWN + 1)
     state = resources(request).catalogue.state
     lang: str = request.state.lang
 

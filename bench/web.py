@@ -473,15 +473,21 @@ def main() -> None:
             + (["--uniform"] if args.uniform else []),
             check=True, capture_output=True, text=True)
         print("URNs drawn " + ("uniformly" if args.uniform else "with Zipf-like popularity"))
-        report(json.loads(driver.stdout), args.connections)
-        for pid, health in sorted(worker_health(port, args.workers, server).items()):
+        result = json.loads(driver.stdout)
+        report(result, args.connections)
+        healths = worker_health(port, args.workers, server)
+        caches = [health["page_cache"] for health in healths.values()]
+        floor_requests = len(result["floor"]["samples"])
+        hits = sum(c["hits"] for c in caches) - floor_requests  # the baseline's are hits
+        asked = sum(c["hits"] + c["misses"] for c in caches) - floor_requests
+        print(f"page cache: {hits / max(1, asked):.0%} of the mix's {asked} anonymous requests "
+              f"(and the warm-up's) answered from it, "
+              f"{sum(c['shared_hits'] for c in caches)} of them rendered by another worker")
+        for pid, health in sorted(healths.items()):
             cache = health["page_cache"]
             assert isinstance(cache, dict)
-            asked = cache["hits"] + cache["misses"]
-            print(f"worker {pid}: {_rss_mb(pid):.0f} MB resident; page cache "
-                  f"{cache['hits'] / max(1, asked):.0%} of {asked} anonymous requests served "
-                  f"({cache['shared_hits']} rendered by another worker) from "
-                  f"{cache['entries']} pages ({cache['bytes'] / 2**20:.0f} MB)")
+            print(f"worker {pid}: {_rss_mb(pid):.0f} MB resident, {cache['entries']} pages "
+                  f"cached ({cache['bytes'] / 2**20:.0f} MB)")
     finally:
         server.terminate()
         server.wait(timeout=30)

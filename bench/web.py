@@ -284,6 +284,17 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _cpu_ticks() -> tuple[int, int]:
+    """(all, stolen) CPU ticks of the machine so far, from /proc/stat (Linux; else 0s).
+    Stolen time is what the hypervisor gave to other guests: a run that lost some to it
+    is slower for reasons outside the catalogue."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return sum(fields[:8]), fields[7] if len(fields) > 7 else 0
+
+
 # -- the load ---------------------------------------------------------------------------------
 
 def url_mix(variables: int, waves: int, uniform: bool, seed: int = 7
@@ -466,6 +477,7 @@ def main() -> None:
         print(f"serving with {args.workers} workers (ready in "
               f"{time.monotonic() - started:.1f} s); driving from another process...",
               flush=True)
+        ticks_before = _cpu_ticks()
         driver = subprocess.run(
             [sys.executable, __file__, "--drive", str(port), "--connections",
              str(args.connections), "--duration", str(args.duration), "--variables",
@@ -473,8 +485,11 @@ def main() -> None:
             + (["--uniform"] if args.uniform else []),
             check=True, capture_output=True, text=True)
         print("URNs drawn " + ("uniformly" if args.uniform else "with Zipf-like popularity"))
+        ticks = [after - before for after, before in zip(_cpu_ticks(), ticks_before,
+                                                          strict=True)]
         result = json.loads(driver.stdout)
         report(result, args.connections)
+        print(f"CPU time stolen by the host during the run: {ticks[1] / max(1, ticks[0]):.1%}")
         healths = worker_health(port, args.workers, server)
         caches = [health["page_cache"] for health in healths.values()]
         floor_requests = len(result["floor"]["samples"])

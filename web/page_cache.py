@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 from collections import OrderedDict
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -116,6 +117,7 @@ class SharedPages:
         self.directory = directory
         self.limit = limit
         self._written = 0
+        self._pruning = threading.Lock()
 
     def get(self, generation: Key, key: Key) -> KeptResponse | None:
         path = self._path(generation, key)
@@ -141,9 +143,21 @@ class SharedPages:
             temporary.unlink(missing_ok=True)
             return
         self._written += len(data)
-        if self._written > self.limit // 8:
-            self._written = 0
-            self.prune(generation)
+        if self._written > self.limit // 8 and not self._pruning.locked():
+            # Listing thousands of files takes a while: not in the event loop.
+            threading.Thread(target=self._prune_while_written, args=(generation,),
+                             daemon=True, name="shared-pages-prune").start()
+
+    def _prune_while_written(self, generation: Key) -> None:
+        """Prune, and again while more than ``limit / 8`` bytes came in meanwhile."""
+        if not self._pruning.acquire(blocking=False):
+            return
+        try:
+            while self._written > self.limit // 8:
+                self._written = 0
+                self.prune(generation)
+        finally:
+            self._pruning.release()
 
     def prune(self, generation: Key) -> None:
         """Remove the pages of other generations, then the oldest of this one while they

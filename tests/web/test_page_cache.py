@@ -191,6 +191,26 @@ def test_shared_pages_keep_to_their_size_and_generation(tmp_path: Path) -> None:
     assert len(files) < 20
 
 
+def test_shared_pages_prune_themselves_as_they_are_written(tmp_path: Path) -> None:
+    shared = SharedPages(tmp_path / "pages", limit=8 * 1100)
+    page = KeptResponse(200, b"x" * 1000, ((b"content-type", b"text/html"),))
+    shared.put(("old",), ("a",), page)
+    for n in range(40):
+        shared.put(("new",), (str(n),), page)
+
+    def held() -> int:
+        return sum(p.stat().st_size for p in (tmp_path / "pages").rglob("*") if p.is_file())
+
+    # pruned every limit/8 bytes written: never more than that over the limit, once the
+    # pruning thread is done
+    bound = 8 * 1100 + 8 * 1100 // 8 + 1100
+    deadline = time.monotonic() + 10
+    while held() > bound and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert held() <= bound < 40 * 1000
+    assert shared.get(("old",), ("a",)) is None
+
+
 def test_a_new_server_starts_without_the_pages_of_the_last(
         fresh_site: Callable[[], Client]) -> None:
     client = fresh_site()

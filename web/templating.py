@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
+from weakref import WeakKeyDictionary
 
 from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
@@ -47,39 +49,67 @@ def url_for(request: Request, name: str, /, **params: Any) -> str:
 
     Starlette's ``url_for`` tries every route in turn, which a results page with hundreds
     of links pays dearly for: routes named once, with simple path parameters, are built
-    from their path format instead (same result), anything else goes to Starlette.
+    from their path format instead (same result), anything else goes to Starlette. A
+    page calls this a hundred times or more, so the usual case (one parameter) is kept
+    short.
     """
-    quoted = {k: path_param(v) for k, v in params.items()}
-    formats: dict[str, tuple[str, frozenset[str]]] | None = getattr(
-        request.app.state, "url_formats", None)
-    if formats is None:
-        formats = request.app.state.url_formats = _url_formats(request.app.routes)
-    found = formats.get(name)
-    if found is None or found[1] != frozenset(quoted):
-        return str(request.url_for(name, **quoted))
-    path = found[0]
-    for key, value in quoted.items():
-        path = path.replace("{" + key + "}", value)
-    base = request.scope.get("catalogue.base_url")
+    scope = request.scope
+    base = scope.get("catalogue.base_url")
     if base is None:
-        base = request.scope["catalogue.base_url"] = str(request.base_url).rstrip("/")
-    return base + path
+        base = scope["catalogue.base_url"] = str(request.base_url).rstrip("/")
+    app = scope["app"]
+    formats = _FORMATS.get(app)
+    if formats is None:
+        formats = _FORMATS[app] = _url_formats(app.routes)
+    found = formats.get(name)
+    if found is not None and found.names == frozenset(params):
+        if found.single is not None:
+            return base + found.prefix + path_param(params[found.single]) + found.suffix
+        path = found.path
+        for key, value in params.items():
+            path = path.replace("{" + key + "}", path_param(value))
+        return base + path
+    return str(request.url_for(name, **{k: path_param(v) for k, v in params.items()}))
 
 
-def _url_formats(routes: Iterable[Any]) -> dict[str, tuple[str, frozenset[str]]]:
-    """``{name: (path format, parameter names)}`` for the app's top-level routes whose
-    name is not used twice."""
+@dataclass(frozen=True, slots=True)
+class _PathFormat:
+    path: str
+    names: frozenset[str]
+    #: For a path with one parameter: its name, and the text before and after it.
+    single: str | None = None
+    prefix: str = ""
+    suffix: str = ""
+
+    @staticmethod
+    def of(path: str, names: frozenset[str]) -> _PathFormat:
+        if len(names) == 1:
+            (single,) = names
+            prefix, marker, suffix = path.partition("{" + single + "}")
+            if marker and "{" not in prefix + suffix:
+                return _PathFormat(path, names, single, prefix, suffix)
+        return _PathFormat(path, names)
+
+
+#: Each app's path formats by route name (built on first use).
+_FORMATS: WeakKeyDictionary[Any, dict[str, _PathFormat]] = WeakKeyDictionary()
+
+
+def _url_formats(routes: Iterable[Any]) -> dict[str, _PathFormat]:
+    """The path format of each of the app's top-level routes whose name is not used
+    twice."""
     seen: dict[str, int] = {}
-    formats: dict[str, tuple[str, frozenset[str]]] = {}
+    formats: dict[str, _PathFormat] = {}
     for route in routes:
         name = getattr(route, "name", None)
         if not name:
             continue
         seen[name] = seen.get(name, 0) + 1
         if isinstance(route, Route):
-            formats[name] = (route.path_format, frozenset(route.param_convertors))
+            formats[name] = _PathFormat.of(route.path_format,
+                                           frozenset(route.param_convertors))
         elif isinstance(route, Mount) and not route.routes:  # e.g. StaticFiles
-            formats[name] = (route.path_format, frozenset({"path"}))
+            formats[name] = _PathFormat.of(route.path_format, frozenset({"path"}))
     return {name: found for name, found in formats.items() if seen[name] == 1}
 
 

@@ -36,9 +36,9 @@ ALL_BUT_ONE = "no result holds every word: these hold all of them but one"
 _ANALYSIS_CACHE_SIZE = 50_000
 _COUNT_CACHE_SIZE = 256
 _PREFIX_CACHE_SIZE = 256
-#: Decoded documents kept per engine (about 4 KB each, so some 20 MB): a grouped page reads up to
-#: 20 members for each of its 20 groups, and popular questions come back search after
-#: search, so decoding them again was most of a grouped search's time.
+#: Decoded documents kept per engine (about 4 KB each, so some 20 MB): a grouped page
+#: reads up to 20 members for each of its 20 groups, and popular questions come back
+#: search after search; decoding them was most of a grouped search's time.
 _DOCUMENT_CACHE_SIZE = 5_000
 
 

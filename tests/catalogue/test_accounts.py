@@ -31,6 +31,7 @@ from catalogue.accounts_sessions import csrf_token, csrf_valid, find_session, st
 from catalogue.errors import BadRequest, Forbidden, Unauthorized
 from catalogue.settings import Settings
 from catalogue.store import Store
+from tests.outbox import outbox_link
 
 HERE = Origin("192.0.2.10", "pytest")
 PASSWORD = "correct horse battery"
@@ -49,23 +50,10 @@ def store(settings: Settings) -> Store:
     opened.close()
 
 
-def last_link(settings: Settings, to: str) -> str:
-    """The link of the newest outbox message sent to ``to``."""
-    for path in reversed(outbox_messages(settings)):
-        message = email.message_from_bytes(path.read_bytes())
-        if message["To"] == to:
-            body = message.get_payload(decode=True)
-            assert isinstance(body, bytes)
-            found = re.search(r"https?://\S+", body.decode("utf-8"))
-            assert found, body
-            return found.group(0)
-    raise AssertionError(f"no message to {to} in the outbox")
-
-
 def signed_up(store: Store, settings: Settings, address: str = "ada@example.org") -> str:
     sign_up(store, settings, email=address, name="Ada Lovelace", affiliation="Inserm",
             password=PASSWORD, lang="en", origin=HERE)
-    token = last_link(settings, address).rsplit("/", 1)[1]
+    token = outbox_link(settings, address).rsplit("/", 1)[1]
     confirm_email(store, token, HERE)
     return address
 
@@ -82,12 +70,12 @@ def test_sign_up_then_confirm_through_the_outbox(store: Store, settings: Setting
     [mail] = outbox_messages(settings)
     message = email.message_from_bytes(mail.read_bytes())
     assert message["Subject"].startswith("Confirmez")  # in the language chosen
-    link = last_link(settings, "Ada@Example.org")
+    link = outbox_link(settings, "Ada@Example.org")
     assert link.startswith(settings.base_url + "/account/confirm/")
     with pytest.raises(Forbidden, match=re.escape(NOT_CONFIRMED)):
         authenticate(store, settings, email="ada@example.org", password=PASSWORD, origin=HERE)
     assert len(outbox_messages(settings)) == 2  # a fresh link was sent
-    token = last_link(settings, "Ada@Example.org").rsplit("/", 1)[1]
+    token = outbox_link(settings, "Ada@Example.org").rsplit("/", 1)[1]
     confirmed = confirm_email(store, token, HERE)
     assert confirmed.confirmed
     with pytest.raises(BadRequest, match=re.escape(LINK_INVALID)):
@@ -107,7 +95,7 @@ def test_sign_up_twice_creates_nothing_and_tells_the_owner(store: Store,
                     password="another password", lang="en", origin=HERE)
     assert again is None
     assert store.list_users() == before
-    assert last_link(settings, "ada@example.org").endswith("/sign-in")
+    assert outbox_link(settings, "ada@example.org").endswith("/sign-in")
 
 
 def test_sign_up_reports_each_bad_field(store: Store, settings: Settings) -> None:
@@ -204,7 +192,7 @@ def test_password_reset_is_single_use_and_ends_sessions(store: Store,
     request_password_reset(store, settings, email="nobody@example.org", origin=HERE)
     assert len(outbox_messages(settings)) == sent  # silent for unknown addresses
     request_password_reset(store, settings, email=address.upper(), origin=HERE)
-    reset_token = last_link(settings, address).rsplit("/", 1)[1]
+    reset_token = outbox_link(settings, address).rsplit("/", 1)[1]
     with pytest.raises(BadRequest):
         reset_password(store, token=reset_token, password="short", origin=HERE)
     reset_password(store, token=reset_token, password="a brand new password", origin=HERE)
@@ -237,7 +225,7 @@ def test_created_users_choose_their_password_by_mail(store: Store, settings: Set
     assert user.confirmed
     with pytest.raises(Unauthorized):  # no password yet: nothing matches
         authenticate(store, settings, email="curator@example.org", password="", origin=HERE)
-    token = last_link(settings, "curator@example.org").rsplit("/", 1)[1]
+    token = outbox_link(settings, "curator@example.org").rsplit("/", 1)[1]
     reset_password(store, token=token, password="my own password", origin=HERE)
     authenticate(store, settings, email="curator@example.org", password="my own password",
                  origin=HERE)

@@ -7,17 +7,11 @@ versions. Every text can be replaced, so that the XSS test can inject markup any
 
 from __future__ import annotations
 
-import email
-import re
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 import lxml.html
-
-from catalogue.accounts_mail import outbox_messages
-from catalogue.settings import Settings
 
 NS = ('xmlns:ddi="ddi:instance:3_3" xmlns:r="ddi:reusable:3_3" xmlns:g="ddi:group:3_3" '
       'xmlns:s="ddi:studyunit:3_3" xmlns:d="ddi:datacollection:3_3" '
@@ -235,21 +229,3 @@ def main_text(doc: lxml.html.HtmlElement) -> str:
 
 def links(doc: lxml.html.HtmlElement) -> list[str]:
     return [a.get("href") for a in doc.iter("a") if a.get("href")]
-
-
-def outbox_link(settings: Settings, to: str, *, wait: float = 10.0) -> str:
-    """The link in the latest message to ``to`` in the outbox, waiting up to ``wait``
-    seconds for it (a server in another process may still be writing it)."""
-    deadline = time.monotonic() + wait
-    while True:
-        for path in reversed(outbox_messages(settings)):
-            message = email.message_from_bytes(path.read_bytes())
-            if message["To"] == to:
-                payload = message.get_payload(decode=True)
-                assert isinstance(payload, bytes)
-                found = re.search(r"https?://\S+", payload.decode("utf-8"))
-                assert found
-                return found.group(0)
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"no message to {to} in the outbox")
-        time.sleep(0.2)

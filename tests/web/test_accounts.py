@@ -19,13 +19,13 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
-from support import outbox_link
 
 from catalogue.accounts import create_user
 from catalogue.accounts_model import AuditFilter, Origin, Role
 from catalogue.accounts_roles import grant, register_bundled, require_read_request
 from catalogue.settings import Settings
 from catalogue.store import Store
+from tests.outbox import outbox_link
 from web.app import create_app
 from web.auth import SESSION_COOKIE, current_user
 

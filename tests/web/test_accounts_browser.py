@@ -16,11 +16,11 @@ from typing import IO, Any
 
 import httpx
 import pytest
-from support import outbox_link
 from test_browser import browser as browser  # noqa: F401 - the shared Chromium fixture
 
 from catalogue.settings import Settings
 from catalogue.store import Store
+from tests.outbox import outbox_link
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

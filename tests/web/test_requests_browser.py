@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 import pypdfium2
 import pytest
 from conftest import publish
-from support import outbox_link
 from test_browser import axe_source as axe_source  # noqa: F401 - fixture
 from test_browser import browser as browser  # noqa: F401 - the shared Chromium fixture
 from test_browser import check_accessibility, serving
@@ -30,6 +29,7 @@ from catalogue.accounts_roles import grant, register_bundled
 from catalogue.settings import Settings
 from catalogue.store import Store
 from cohorts import bundled_files
+from tests.outbox import outbox_link
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PASSWORD = "correct horse battery"

@@ -84,7 +84,8 @@ class PublicationWriter:
         self._seen: dict[int, set[tuple[str, str, str]]] = {}
         self._counts: dict[int, dict[str, set[tuple[str, str, str]]]] = {}
         self._agencies: dict[int, set[str]] = {}
-        self._last_pk: dict[int, int] = {}
+        #: The highest item key already matched to its row (None: not read yet)
+        self._last_pk: int | None = None
 
     def start(self, *, file_name: str, sha256: str, ddi_version: str, root: str,
               published_at: str, published_by: str | None, source: bytes,
@@ -137,15 +138,19 @@ class PublicationWriter:
         if not self._pending:
             return
         # One executemany, then one query for the keys the rows got: INSERT ... RETURNING
-        # with a guaranteed order runs one statement per row on SQLite.
+        # with a guaranteed order runs one statement per row on SQLite. The keys are read
+        # as a range of the primary key (the rows this writer inserted since the last
+        # flush): filtering on the publication instead scans all its earlier rows, which
+        # made a 100,000-variable publication quadratic.
+        if self._last_pk is None:
+            self._last_pk = self.conn.execute(select(func.max(items.c.pk))).scalar() or 0
         _bulk_insert(self.conn, items, _ITEM_COLUMNS, [row for row, _ in self._pending])
         keys: dict[tuple[int, str, str, str], int] = {}
-        for pid in {row[0] for row, _ in self._pending}:
-            query = select(items.c.pk, items.c.agency, items.c.item_id, items.c.version).where(
-                items.c.publication_id == pid, items.c.pk > self._last_pk.get(pid, 0))
-            for found in self.conn.execute(query):
-                keys[(pid, found.agency, found.item_id, found.version)] = found.pk
-                self._last_pk[pid] = max(self._last_pk.get(pid, 0), found.pk)
+        query = select(items.c.pk, items.c.publication_id, items.c.agency, items.c.item_id,
+                       items.c.version).where(items.c.pk > self._last_pk)
+        for found in self.conn.execute(query):
+            keys[(found.publication_id, found.agency, found.item_id, found.version)] = found.pk
+            self._last_pk = max(self._last_pk, found.pk)
         edge_rows: list[tuple[Any, ...]] = []
         for row, refs in self._pending:
             pk = keys[(row[0], row[1], row[2], row[3])]

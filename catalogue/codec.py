@@ -64,14 +64,6 @@ def content_hash(encoded: str) -> str:
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
 
 
-def decode_item(kind: str, identity: Identity, element: str, data: str,
-                parent: Identity | None = None) -> AnyItem:
-    cls = CLASS_OF_KIND.get(kind, OtherItem)
-    values = _decoder(cls, True)(json.loads(data))
-    item = cls(identity=identity, element=element, parent=parent, **values)
-    return typing.cast(AnyItem, item)
-
-
 # -- encoding ----------------------------------------------------------------------------
 
 Encoder = Callable[[Any], Any]
@@ -85,12 +77,7 @@ def _each_to_list(sub: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda values: [sub(v) for v in values]
 
 
-def _each_to_tuple(sub: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda values: tuple(sub(v) for v in values)
-
-
 _ENCODERS: dict[tuple[type, bool], Encoder] = {}
-_DECODERS: dict[tuple[type, bool], Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
 def _encoder(cls: type, top: bool = False) -> Encoder:
@@ -145,54 +132,142 @@ def _field_encoder(hint: Any) -> Encoder | None:
 
 
 # -- decoding ----------------------------------------------------------------------------
+#
+# Reading items back is what a page that is not cached, and indexing, spend most of their
+# time on. Each class gets one decoder written for its fields (no loop over a plan, no
+# keyword arguments), which builds the frozen dataclass the way its ``__init__`` would:
+# every field set (through the slot, which skips the frozen check), ``init=False`` fields
+# given their default, then ``__post_init__``. That is 1.5-2 times faster than calling
+# the class, and gives an equal object (the tests compare both on every bundled item).
 
 Decoder = Callable[[Any], Any]
+ItemDecoder = Callable[[dict[str, Any], Identity, str, "Identity | None"], Any]
+_MISSING = object()
 
 
-def _decoder(cls: type, top: bool = False) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    found = _DECODERS.get((cls, top))
+def decode_item(kind: str, identity: Identity, element: str, data: str,
+                parent: Identity | None = None) -> AnyItem:
+    cls = CLASS_OF_KIND.get(kind, OtherItem)
+    item = _item_decoder(cls)(json.loads(data), identity, element, parent)
+    return typing.cast(AnyItem, item)
+
+
+_ITEM_DECODERS: dict[type, ItemDecoder] = {}
+_VALUE_DECODERS: dict[type, Decoder] = {}
+
+
+def _item_decoder(cls: type) -> ItemDecoder:
+    found = _ITEM_DECODERS.get(cls)
     if found is None:
-        found = _DECODERS[(cls, top)] = _make_decoder(cls, top)
+        found = _ITEM_DECODERS[cls] = _make_decoder(cls, top=True)
     return found
 
 
-def _make_decoder(cls: type, top: bool) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    hints = _hints(cls)
-    skip = _NOT_CONTENT | _COLUMNS if top else _NOT_CONTENT
-    plan = {f.name: _field_decoder(hints[f.name]) for f in dataclasses.fields(cls)
-            if f.init and f.name not in skip}
-
-    def decode(data: dict[str, Any]) -> dict[str, Any]:
-        out = {}
-        for name, value in data.items():
-            if name in plan:
-                sub = plan[name]
-                out[name] = sub(value) if sub is not None else value
-        return out
-
-    return decode
-
-
 def _value_decoder(cls: type) -> Decoder:
+    found = _VALUE_DECODERS.get(cls)
+    if found is None:
+        found = _VALUE_DECODERS[cls] = _make_decoder(cls, top=False)
+    return found
+
+
+def _setter(cls: type, name: str) -> Callable[[Any, Any], None]:
+    """The slot's own setter (a frozen dataclass refuses ``setattr``), from the class
+    that declares the field."""
+    owner = next(c for c in cls.__mro__ if name in c.__dict__)
+    return typing.cast(Callable[[Any, Any], None], owner.__dict__[name].__set__)
+
+
+def _make_decoder(cls: type, top: bool) -> Any:
+    """Write, compile and return the decoder of ``cls``: ``decode(data)`` for a value,
+    ``decode(data, identity, element, parent)`` for a stored item (those three are
+    columns of the store, and where it was published is not content)."""
     if cls is LangText:
-        return lambda pairs: LangText(tuple(map(tuple, pairs)))
-    if cls is Reference:
-        return lambda r: Reference(*r)
-    if cls is Identity:
-        return lambda i: Identity(*i)
-    fields_decoder = _decoder(cls)
-    return lambda data: cls(**fields_decoder(data))
+        set_values = _setter(LangText, "values")
+
+        def lang_text(pairs: list[list[str]]) -> LangText:
+            text = object.__new__(LangText)
+            set_values(text, tuple(map(tuple, pairs)))
+            return text
+        return lang_text
+    if cls in (Reference, Identity):
+        return _positional_decoder(cls)
+    hints = _hints(cls)
+    names: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_MISSING": _MISSING,
+                             "_tuple": tuple}
+    lines = ["def decode(d" + (", identity, element, parent):" if top else "):"),
+             "    o = _new(_cls)", "    get = d.get"]
+    for f in dataclasses.fields(cls):
+        names[f"_set_{f.name}"] = _setter(cls, f.name)
+        if top and f.name in ("identity", "element", "parent"):
+            lines.append(f"    _set_{f.name}(o, {f.name})")
+            continue
+        if f.default is not dataclasses.MISSING:
+            names[f"_default_{f.name}"] = f.default
+            default = f"_default_{f.name}"
+        elif f.default_factory is not dataclasses.MISSING:
+            names[f"_factory_{f.name}"] = f.default_factory
+            default = f"_factory_{f.name}()"
+        else:
+            default = ""
+        if not f.init or f.name in _NOT_CONTENT:
+            lines.append(f"    _set_{f.name}(o, {default or 'None'})")
+            continue
+        expression = _field_expression(hints[f.name], f.name, names)
+        lines.append(f"    v = get({f.name!r}, _MISSING)")
+        if default:
+            lines.append(f"    _set_{f.name}(o, {default} if v is _MISSING else {expression})")
+        else:  # a required field the data lacks fails as calling the class would
+            lines += [f"    if v is _MISSING: raise TypeError('{cls.__name__} needs {f.name}')",
+                      f"    _set_{f.name}(o, {expression})"]
+    if hasattr(cls, "__post_init__"):
+        names["_post_init"] = cls.__post_init__
+        lines.append("    _post_init(o)")
+    lines.append("    return o")
+    exec("\n".join(lines), names)  # noqa: S102 - source written above from the model
+    return names["decode"]
 
 
-def _field_decoder(hint: Any) -> Decoder | None:
+def _positional_decoder(cls: type) -> Decoder:
+    """References and identities are written as arrays of their fields, in order; a
+    trailing field with a default may be left out."""
+    names: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    lines = ["def decode(v):", "    o = _new(_cls)", "    n = len(v)"]
+    for position, f in enumerate(dataclasses.fields(cls)):
+        names[f"_set_{f.name}"] = _setter(cls, f.name)
+        if f.default is dataclasses.MISSING:
+            lines.append(f"    _set_{f.name}(o, v[{position}])")
+        else:
+            names[f"_default_{f.name}"] = f.default
+            lines.append(f"    _set_{f.name}(o, v[{position}] if n > {position} "
+                         f"else _default_{f.name})")
+    lines.append("    return o")
+    exec("\n".join(lines), names)  # noqa: S102 - source written above from the model
+    return typing.cast(Decoder, names["decode"])
+
+
+def _field_expression(hint: Any, name: str, names: dict[str, Any]) -> str:
+    """Python source that turns the JSON value ``v`` into the field's value."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in typing.get_args(hint) if a is not type(None)]
-        sub = _field_decoder(inner[0]) if len(inner) == 1 else None
-        return _optional(sub) if sub is not None else None
+        if len(inner) == 1 and (sub := _sub_decoder(inner[0])) is not None:
+            names[f"_decode_{name}"] = sub
+            return f"None if v is None else _decode_{name}(v)"
+        return "v"
     if origin is tuple:
-        sub = _field_decoder(typing.get_args(hint)[0])
-        return _each_to_tuple(sub) if sub is not None else tuple
+        sub = _sub_decoder(typing.get_args(hint)[0])
+        if sub is None:
+            return "_tuple(v)"
+        names[f"_decode_{name}"] = sub
+        return f"_tuple([_decode_{name}(x) for x in v])"
+    sub = _sub_decoder(hint)
+    if sub is None:
+        return "v"
+    names[f"_decode_{name}"] = sub
+    return f"_decode_{name}(v)"
+
+
+def _sub_decoder(hint: Any) -> Decoder | None:
     if isinstance(hint, type) and (dataclasses.is_dataclass(hint) or hint is LangText):
         return _value_decoder(hint)
     return None

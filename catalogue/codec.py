@@ -65,18 +65,13 @@ def content_hash(encoded: str) -> str:
 
 
 # -- encoding ----------------------------------------------------------------------------
+#
+# As for decoding, each class gets an encoder written for its fields. A field is left
+# out when it holds its default: for texts and tuples, when it is empty (a text whose
+# values are all empty strings included); for any other field, when it is or equals the
+# default. Changing what is left out changes every content hash: tests pin the output.
 
 Encoder = Callable[[Any], Any]
-
-
-def _optional(sub: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda value: None if value is None else sub(value)
-
-
-def _each_to_list(sub: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda values: [sub(v) for v in values]
-
-
 _ENCODERS: dict[tuple[type, bool], Encoder] = {}
 
 
@@ -88,47 +83,52 @@ def _encoder(cls: type, top: bool = False) -> Encoder:
 
 
 def _make_encoder(cls: type, top: bool) -> Encoder:
-    # json writes tuples as arrays: texts, references and identities go out as they are.
-    if cls is LangText:
-        return lambda value: value.values
-    if cls is Reference:
-        return lambda r: (r.agency, r.id, r.version, r.role, r.type_of_object)
-    if cls is Identity:
-        return lambda i: (i.agency, i.id, i.version)
+    """Write, compile and return ``encode(obj) -> dict`` for a dataclass of the model."""
     hints = _hints(cls)
     skip = _NOT_CONTENT | _COLUMNS if top else _NOT_CONTENT
-    # Per field: (name, default, encoder, True when "empty" alone means "default").
-    plan = [(f.name, f.default, _field_encoder(hints[f.name]),
-             isinstance(f.default, (tuple, LangText)))
-            for f in dataclasses.fields(cls) if f.init and f.name not in skip]
+    names: dict[str, Any] = {}
+    lines = ["def encode(o):", "    out = {}"]
+    for f in dataclasses.fields(cls):
+        if not f.init or f.name in skip:
+            continue
+        expression = _encode_expression(hints[f.name], "v", f.name, names)
+        lines.append(f"    v = o.{f.name}")
+        if isinstance(f.default, (tuple, LangText)):
+            lines.append(f"    if v: out[{f.name!r}] = {expression}")
+        elif f.default is not dataclasses.MISSING:
+            names[f"_default_{f.name}"] = f.default
+            lines.append(f"    if not (v is _default_{f.name} or v == _default_{f.name}): "
+                         f"out[{f.name!r}] = {expression}")
+        else:
+            lines.append(f"    out[{f.name!r}] = {expression}")
+    lines.append("    return out")
+    exec("\n".join(lines), names)  # noqa: S102 - source written above from the model
+    return typing.cast(Encoder, names["encode"])
 
-    def encode(obj: Any) -> dict[str, Any]:
-        out = {}
-        for name, default, sub, by_emptiness in plan:
-            value = getattr(obj, name)
-            if by_emptiness:
-                if not value:
-                    continue
-            elif value is default or value == default:
-                continue
-            out[name] = sub(value) if sub is not None else value
-        return out
 
-    return encode
-
-
-def _field_encoder(hint: Any) -> Encoder | None:
+def _encode_expression(hint: Any, var: str, name: str, names: dict[str, Any]) -> str:
+    """Python source giving the JSON form of ``var``, a value of type ``hint``; json
+    writes tuples as arrays, so texts, references and identities go out as tuples."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in typing.get_args(hint) if a is not type(None)]
-        sub = _field_encoder(inner[0]) if len(inner) == 1 else None
-        return _optional(sub) if sub is not None else None
+        if len(inner) == 1:
+            sub = _encode_expression(inner[0], var, name, names)
+            if sub != var:
+                return f"(None if {var} is None else {sub})"
+        return var
     if origin is tuple:
-        sub = _field_encoder(typing.get_args(hint)[0])
-        return _each_to_list(sub) if sub is not None else None
-    if isinstance(hint, type) and (dataclasses.is_dataclass(hint) or hint in (LangText,)):
-        return _encoder(hint)
-    return None
+        sub = _encode_expression(typing.get_args(hint)[0], "x", name, names)
+        return var if sub == "x" else f"[{sub} for x in {var}]"
+    if hint is LangText:
+        return f"{var}.values"
+    if hint in (Reference, Identity):
+        fields = ", ".join(f"{var}.{f.name}" for f in dataclasses.fields(hint))
+        return f"({fields},)"
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        names[f"_encode_{hint.__name__}"] = _encoder(hint)
+        return f"_encode_{hint.__name__}({var})"
+    return var
 
 
 # -- decoding ----------------------------------------------------------------------------

@@ -14,11 +14,16 @@ from catalogue.codec import decode_item, encode_item
 from catalogue.model import (
     Code,
     CodeList,
+    Coverage,
+    DateRange,
+    Funding,
     Identity,
     LangText,
     Reference,
     Representation,
+    SourceLocation,
     Study,
+    UserAttribute,
     Variable,
 )
 from catalogue.reader import DocumentReader
@@ -106,3 +111,33 @@ def test_a_field_the_model_no_longer_has_is_ignored() -> None:
     data = json.dumps({"name": "AGE", "retired_field": [1, 2]})
     item = decode_item("Variable", Identity("fr.test", "v", "1"), "Variable", data)
     assert item.name == "AGE"
+
+
+def test_the_encoding_is_pinned() -> None:
+    """Content hashes are SHA-256 of this text, compared with what older versions of the
+    catalogue stored: a change here is a change of every hash (and every publication of
+    an unchanged item would then be refused as a conflict)."""
+    reference = Reference("fr.test", "cl1", "2", "code_list", "CodeList")
+    variable = Variable(
+        identity=Identity("fr.test", "v1", "3"), element="Variable", name="AGE",
+        label=LangText((("fr", "Âge « déclaré »"), ("en", 'Age "stated"\n'))),
+        description=LangText((("fr", ""),)),  # only empty texts: left out
+        user_attributes=(UserAttribute("catalogue:access", "casd"),),
+        references=(reference, Reference("fr.test", "q1", None, "question")),
+        representation=Representation(kind="code", code_list=reference,
+                                      missing_values=("-9",), max_length=3),
+        parent=Identity("fr.test", "vs", "1"), location=SourceLocation(12, "//x"))
+    assert encode_item(variable) == (
+        '{"name":"AGE","label":[["fr","Âge « déclaré »"],["en","Age \\"stated\\"\\n"]],'
+        '"user_attributes":[{"key":"catalogue:access","value":"casd"}],'
+        '"references":[["fr.test","cl1","2","code_list","CodeList"],'
+        '["fr.test","q1",null,"question",null]],'
+        '"representation":{"kind":"code","code_list":["fr.test","cl1","2","code_list",'
+        '"CodeList"],"max_length":3,"missing_values":["-9"]}}')
+    study = Study(identity=Identity("fr.test", "g", "1"), element="Group", sample_size=200,
+                  kind_of_data=("survey",), funding=(Funding(agency="ANR"),),
+                  coverage=Coverage(temporal=DateRange("2012", None),
+                                    subjects=(LangText((("fr", "tabac"),)),)))
+    assert encode_item(study) == (
+        '{"coverage":{"temporal":{"start":"2012"},"subjects":[[["fr","tabac"]]]},'
+        '"funding":[{"agency":"ANR"}],"kind_of_data":["survey"],"sample_size":200}')

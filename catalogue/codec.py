@@ -91,7 +91,7 @@ def _make_encoder(cls: type, top: bool) -> Encoder:
     for f in dataclasses.fields(cls):
         if not f.init or f.name in skip:
             continue
-        expression = _encode_expression(hints[f.name], "v", f.name, names)
+        expression = _encode_expression(hints[f.name], "v", names)
         lines.append(f"    v = o.{f.name}")
         if isinstance(f.default, (tuple, LangText)):
             lines.append(f"    if v: out[{f.name!r}] = {expression}")
@@ -106,19 +106,19 @@ def _make_encoder(cls: type, top: bool) -> Encoder:
     return typing.cast(Encoder, names["encode"])
 
 
-def _encode_expression(hint: Any, var: str, name: str, names: dict[str, Any]) -> str:
+def _encode_expression(hint: Any, var: str, names: dict[str, Any]) -> str:
     """Python source giving the JSON form of ``var``, a value of type ``hint``; json
     writes tuples as arrays, so texts, references and identities go out as tuples."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in typing.get_args(hint) if a is not type(None)]
         if len(inner) == 1:
-            sub = _encode_expression(inner[0], var, name, names)
+            sub = _encode_expression(inner[0], var, names)
             if sub != var:
                 return f"(None if {var} is None else {sub})"
         return var
     if origin is tuple:
-        sub = _encode_expression(typing.get_args(hint)[0], "x", name, names)
+        sub = _encode_expression(typing.get_args(hint)[0], "x", names)
         return var if sub == "x" else f"[{sub} for x in {var}]"
     if hint is LangText:
         return f"{var}.values"
@@ -212,7 +212,7 @@ def _make_decoder(cls: type, top: bool) -> Any:
         if not f.init or f.name in _NOT_CONTENT:
             lines.append(f"    _set_{f.name}(o, {default or 'None'})")
             continue
-        expression = _field_expression(hints[f.name], f.name, names)
+        expression = _field_expression(hints[f.name], "v", names)
         lines.append(f"    v = get({f.name!r}, _MISSING)")
         if default:
             lines.append(f"    _set_{f.name}(o, {default} if v is _MISSING else {expression})")
@@ -245,32 +245,24 @@ def _positional_decoder(cls: type) -> Decoder:
     return typing.cast(Decoder, names["decode"])
 
 
-def _field_expression(hint: Any, name: str, names: dict[str, Any]) -> str:
-    """Python source that turns the JSON value ``v`` into the field's value."""
+def _field_expression(hint: Any, var: str, names: dict[str, Any], depth: int = 0) -> str:
+    """Python source that turns ``var``, a JSON value, into a value of type ``hint``."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in typing.get_args(hint) if a is not type(None)]
-        if len(inner) == 1 and (sub := _sub_decoder(inner[0])) is not None:
-            names[f"_decode_{name}"] = sub
-            return f"None if v is None else _decode_{name}(v)"
-        return "v"
+        if len(inner) == 1:
+            sub = _field_expression(inner[0], var, names, depth)
+            if sub != var:
+                return f"(None if {var} is None else {sub})"
+        return var
     if origin is tuple:
-        sub = _sub_decoder(typing.get_args(hint)[0])
-        if sub is None:
-            return "_tuple(v)"
-        names[f"_decode_{name}"] = sub
-        return f"_tuple([_decode_{name}(x) for x in v])"
-    sub = _sub_decoder(hint)
-    if sub is None:
-        return "v"
-    names[f"_decode_{name}"] = sub
-    return f"_decode_{name}(v)"
-
-
-def _sub_decoder(hint: Any) -> Decoder | None:
+        item = f"x{depth}"
+        sub = _field_expression(typing.get_args(hint)[0], item, names, depth + 1)
+        return f"_tuple({var})" if sub == item else f"_tuple([{sub} for {item} in {var}])"
     if isinstance(hint, type) and (dataclasses.is_dataclass(hint) or hint is LangText):
-        return _value_decoder(hint)
-    return None
+        names[f"_decode_{hint.__name__}"] = _value_decoder(hint)
+        return f"_decode_{hint.__name__}({var})"
+    return var
 
 
 def _hints(owner: type) -> dict[str, Any]:

@@ -105,6 +105,16 @@ class KeptResponse:
                                   for k, v in head["headers"]), bool(head["gzipped"]))
 
 
+def _write_file(path: str, data: bytes) -> None:
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(handle, view):]
+    finally:
+        os.close(handle)
+
+
 def _digest(parts: Key) -> str:
     return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=16).hexdigest()
 
@@ -118,30 +128,46 @@ class SharedPages:
         self.limit = limit
         self._written = 0
         self._pruning = threading.Lock()
+        #: Directories known to exist: a page written costs a tenth of a millisecond,
+        #: and asking for its directory again each time was a good part of it.
+        self._made: set[str] = set()
+        self._generation: tuple[Key, str] = ((), _digest(()))
 
     def get(self, generation: Key, key: Key) -> KeptResponse | None:
         path = self._path(generation, key)
         try:
-            return KeptResponse.from_bytes(path.read_bytes())
+            with open(path, "rb") as stream:
+                return KeptResponse.from_bytes(stream.read())
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.debug("shared page %s unreadable, dropped: %s", path, exc)
-            path.unlink(missing_ok=True)
+            with suppress(OSError):
+                os.unlink(path)
             return None
 
     def put(self, generation: Key, key: Key, kept: KeptResponse) -> None:
         path = self._path(generation, key)
         data = kept.to_bytes()
-        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary.write_bytes(data)
-            os.replace(temporary, path)
-        except OSError as exc:
-            log.debug("shared page %s not written: %s", path, exc)
-            temporary.unlink(missing_ok=True)
-            return
+        folder, name = os.path.split(path)
+        temporary = os.path.join(folder, f"{name}.{os.getpid()}.tmp")
+        for attempt in (1, 2):
+            try:
+                if folder not in self._made:
+                    os.makedirs(folder, exist_ok=True)
+                    self._made.add(folder)
+                _write_file(temporary, data)
+                os.replace(temporary, path)
+                break
+            except FileNotFoundError:  # its directory was removed (a prune, a restart)
+                self._made.discard(folder)
+                if attempt == 2:
+                    return
+            except OSError as exc:
+                log.debug("shared page %s not written: %s", path, exc)
+                with suppress(OSError):
+                    os.unlink(temporary)
+                return
         self._written += len(data)
         if self._written > self.limit // 8 and not self._pruning.locked():
             # Listing thousands of files takes a while: not in the event loop.
@@ -186,9 +212,13 @@ class SharedPages:
                 os.unlink(name)
             total -= size
 
-    def _path(self, generation: Key, key: Key) -> Path:
+    def _path(self, generation: Key, key: Key) -> str:
+        known, digest = self._generation
+        if known != generation:
+            digest = _digest(generation)
+            self._generation = (generation, digest)
         name = _digest(key)
-        return self.directory / _digest(generation) / name[:2] / name
+        return os.path.join(self.directory, digest, name[:2], name)
 
 
 @dataclass

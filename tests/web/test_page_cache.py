@@ -5,6 +5,7 @@ publication or a withdrawal changes the catalogue."""
 from __future__ import annotations
 
 import gzip
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -189,6 +190,22 @@ def test_shared_pages_keep_to_their_size_and_generation(tmp_path: Path) -> None:
     files = [p for p in (tmp_path / "pages").rglob("*") if p.is_file()]
     assert sum(p.stat().st_size for p in files) <= 8 * 1100
     assert len(files) < 20
+
+
+def test_a_shared_page_is_written_again_after_its_directory_went(tmp_path: Path) -> None:
+    """Pruning or a restart may remove the directories a worker already made: the next
+    page is written all the same, and one that cannot be is a miss, never an error."""
+    shared = SharedPages(tmp_path / "pages", limit=1024 * 1024)
+    page = KeptResponse(200, b"x" * 1000, ((b"content-type", b"text/html"),))
+    shared.put(("g",), ("a",), page)
+    shutil.rmtree(tmp_path / "pages")
+    shared.put(("g",), ("a",), page)
+    assert shared.get(("g",), ("a",)) == page
+    assert not [p for p in (tmp_path / "pages").rglob("*.tmp")]
+    shutil.rmtree(tmp_path / "pages")
+    (tmp_path / "pages").write_text("a file where the directory was")  # nothing can be written
+    shared.put(("g",), ("b",), page)
+    assert shared.get(("g",), ("b",)) is None
 
 
 def test_shared_pages_prune_themselves_as_they_are_written(tmp_path: Path) -> None:

@@ -217,6 +217,7 @@ class SharedPages:
         if known != generation:
             digest = _digest(generation)
             self._generation = (generation, digest)
+            self._made.clear()  # the old generation's directories are pruned away
         name = _digest(key)
         return os.path.join(self.directory, digest, name[:2], name)
 

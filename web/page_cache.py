@@ -171,19 +171,22 @@ class SharedPages:
         self._written += len(data)
         if self._written > self.limit // 8 and not self._pruning.locked():
             # Listing thousands of files takes a while: not in the event loop.
-            threading.Thread(target=self._prune_while_written, args=(generation,),
-                             daemon=True, name="shared-pages-prune").start()
+            threading.Thread(target=self._prune_while_written, daemon=True,
+                             name="shared-pages-prune").start()
 
-    def _prune_while_written(self, generation: Key) -> None:
-        """Prune, and again while more than ``limit / 8`` bytes came in meanwhile."""
-        if not self._pruning.acquire(blocking=False):
-            return
-        try:
-            while self._written > self.limit // 8:
-                self._written = 0
-                self.prune(generation)
-        finally:
-            self._pruning.release()
+    def _prune_while_written(self) -> None:
+        """Prune the current generation, and again while more than ``limit / 8`` bytes
+        came in meanwhile. Checked again once the lock is released: a page written just
+        before that saw the lock held and started no thread of its own."""
+        while self._written > self.limit // 8:
+            if not self._pruning.acquire(blocking=False):
+                return  # the thread holding it looks again after releasing it
+            try:
+                while self._written > self.limit // 8:
+                    self._written = 0
+                    self.prune(self._generation[0])
+            finally:
+                self._pruning.release()
 
     def prune(self, generation: Key) -> None:
         """Remove the pages of other generations, then the oldest of this one while they

@@ -214,12 +214,9 @@ class Located:
     versions: tuple[VersionInfo, ...]
 
 
-def _locate(catalogue: Catalogue, stored: StoredItem,
-            listed: list[ItemVersion] | None = None) -> Located:
-    """Where ``stored`` stands among its versions (``listed``: already read with it)."""
+def _locate(catalogue: Catalogue, stored: StoredItem, listed: list[ItemVersion]) -> Located:
+    """Where ``stored`` stands among its versions (``listed``, read with it)."""
     identity = stored.item.identity
-    if listed is None:
-        listed = catalogue.store.versions(identity.agency, identity.id)
     current = next((v for v in listed if not v.withdrawn), None)
     infos = tuple(VersionInfo(Identity(identity.agency, identity.id, v.version).urn, v.version,
                               v.published_at, v.withdrawn, v is current)

@@ -42,6 +42,11 @@ def _stored(row: Any) -> StoredItem:
                       versionable=row.versionable)
 
 
+def _version(row: Any) -> ItemVersion:
+    return ItemVersion(row.version, row.publication_id, row.published_at,
+                       row.withdrawn_at is not None, row.pk)
+
+
 def _base() -> Select[Any]:
     return select(*_ITEM_COLUMNS).select_from(_JOINED).where(
         publications.c.complete.is_(True))
@@ -159,8 +164,7 @@ class ItemQueries:
             .order_by(items.c.version_key.desc(), items.c.publication_id.desc())))
         with self.engine.connect() as conn:
             rows = conn.execute(query, {"agency": agency, "item_id": id_}).all()
-        listed = [ItemVersion(r.version, r.publication_id, r.published_at,
-                              r.withdrawn_at is not None, r.pk) for r in rows]
+        listed = [_version(r) for r in rows]
         matching = [r for r in rows if version is None or r.version == version]
         # as find(): live versions before withdrawn ones, then newest first
         chosen = next((r for r in matching if r.withdrawn_at is None),
@@ -211,9 +215,8 @@ class ItemQueries:
                    publications.c.complete.is_(True))
             .order_by(items.c.version_key.desc(), items.c.publication_id.desc())))
         with self.engine.connect() as conn:
-            return [ItemVersion(r.version, r.publication_id, r.published_at,
-                                r.withdrawn_at is not None, r.pk)
-                    for r in conn.execute(query, {"agency": agency, "item_id": id_})]
+            return [_version(r) for r in conn.execute(query, {"agency": agency,
+                                                               "item_id": id_})]
 
     def construct_links(self, publication_id: int
                         ) -> Iterator[tuple[str, str, str, str, str]]:

@@ -9,7 +9,8 @@ publish``, as a team would), reusing the data directory when it already holds th
 start ``catalogue serve --workers N``; then, from a separate process, keep C connections
 busy for D seconds over a mix of pages (search, variable, question, cohort, wave, home; HTML
 and JSON) with a small keep-alive HTTP/1.1 client on asyncio that asks as a browser does
-(in French, accepting gzip) and costs little CPU next to the server on the same machine.
+(in French, accepting gzip, opening a new connection when a response says
+``Connection: close``) and costs little CPU next to the server on the same machine.
 Prints throughput, p50/p95/p99 latency and errors per kind of page, and overall, then the
 baseline measured in the same run: the same connections on the home page for 5 s, served
 from the page cache (the HTTP server, the middleware and a cache lookup: the best any
@@ -355,12 +356,16 @@ async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length = 0
+    close = False
     for line in head.split(b"\r\n"):
-        if line[:15].lower() == b"content-length:":
+        lowered = line.lower()
+        if lowered[:15] == b"content-length:":
             length = int(line[15:])
+        elif lowered[:11] == b"connection:":
+            close = b"close" in lowered
     if length:
         await reader.readexactly(length)
-    return status
+    return -status if close else status
 
 
 async def _worker(port: int, urls: Iterator[tuple[str, str]], until: float,
@@ -376,6 +381,10 @@ async def _worker(port: int, urls: Iterator[tuple[str, str]], until: float,
             writer.close()
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             continue
+        if status < 0:  # "Connection: close": reconnect, as a browser does
+            status = -status
+            writer.close()
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
         elapsed = time.perf_counter() - started
         if status != 200:
             errors[kind] += 1

@@ -34,6 +34,7 @@ from starlette.staticfiles import StaticFiles
 
 from catalogue.settings import Settings
 from web.auth import AuthMiddleware
+from web.connections import ConnectionRecyclingMiddleware
 from web.errors import EXCEPTION_HANDLERS
 from web.i18n import LanguageMiddleware, Translator, load_translations
 from web.resources import open_resources
@@ -81,6 +82,7 @@ def middleware(settings: Settings) -> list[Middleware]:
     pages rendered by the router still get security headers and a language.
     """
     return [
+        Middleware(ConnectionRecyclingMiddleware),
         Middleware(SecurityHeadersMiddleware),
         Middleware(GZipMiddleware, minimum_size=2048, compresslevel=6),
         Middleware(LanguageMiddleware),

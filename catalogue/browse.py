@@ -37,7 +37,13 @@ from catalogue.model import (
     parse_urn,
 )
 from catalogue.store import Store
-from catalogue.store.records import ItemVersion, Publication, StoredItem, version_key
+from catalogue.store.records import (
+    ItemVersion,
+    ListedItem,
+    Publication,
+    StoredItem,
+    version_key,
+)
 from catalogue.structure import (
     CodeCategory,
     Cohort,
@@ -400,7 +406,7 @@ class ResponseDomain:
 class VariableInWave:
     """A variable listed on another page, with the wave and cohort it belongs to."""
 
-    variable: Variable
+    variable: ListedItem
     wave: Wave | None
     cohort: Cohort | None
 
@@ -494,11 +500,9 @@ def _variables_of_question(catalogue: Catalogue, question: Identity
 def _find_variables_of_question(catalogue: Catalogue, question: Identity
                                 ) -> tuple[VariableInWave, ...]:
     found = []
-    for stored in catalogue.store.referrers(question, roles=("question",), kinds=("Variable",)):
-        variable = stored.item
-        if not isinstance(variable, Variable):
-            continue
-        structure = catalogue.structure(stored.publication_id)
+    for variable in catalogue.store.listed_referrers(question, roles=("question",),
+                                                     kinds=("Variable",)):
+        structure = catalogue.structure(variable.publication_id)
         found.append(VariableInWave(variable, structure.wave_of(variable),
                                     structure.cohort_of(variable)))
     found.sort(key=lambda v: (v.wave.years if v.wave else (), _wave_label(v.wave),

@@ -152,6 +152,13 @@ def decode_item(kind: str, identity: Identity, element: str, data: str,
     return typing.cast(AnyItem, item)
 
 
+def decode_name_and_label(data: str) -> tuple[str, LangText]:
+    """The name and label of a stored item, without building the rest of it (for lists
+    of items shown on another item's page)."""
+    fields = json.loads(data)
+    return fields.get("name", ""), _value_decoder(LangText)(fields.get("label", ()))
+
+
 _ITEM_DECODERS: dict[type, ItemDecoder] = {}
 _VALUE_DECODERS: dict[type, Decoder] = {}
 

@@ -26,6 +26,7 @@ import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from catalogue.model import (
     SLUG_ATTRIBUTE,
@@ -67,6 +68,17 @@ _NOT_HOLDING = frozenset({"concept", "universe", "question", "code_list", "grid_
 _CHUNK = 1000
 #: Items kept resolved while a publication's variables are read (shared code lists...).
 _RESOLVED_CACHE = 20_000
+
+
+class Placed(Protocol):
+    """What tells where an item sits: its identity and the item it was published in (a
+    model item, or a :class:`~catalogue.store.records.ListedItem`)."""
+
+    @property
+    def identity(self) -> Identity: ...
+
+    @property
+    def parent(self) -> Identity | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +233,7 @@ class PublicationStructure:
 
     # -- holding -----------------------------------------------------------------------------
 
-    def holders(self, item: Item) -> list[AnyItem]:
+    def holders(self, item: Placed) -> list[AnyItem]:
         """What holds ``item``: its parent and every holder that references it."""
         found: list[AnyItem] = []
         seen: set[Identity] = set()
@@ -248,9 +260,9 @@ class PublicationStructure:
                 return candidate
         return candidates[-1] if candidates else None
 
-    def enclosing(self, item: Item, kinds: Sequence[str]) -> list[AnyItem]:
+    def enclosing(self, item: Placed, kinds: Sequence[str]) -> list[AnyItem]:
         """The nearest holders of the given kinds, walking up (breadth first)."""
-        frontier: list[Item] = [item]
+        frontier: list[Placed] = [item]
         seen: set[Identity] = {item.identity}
         for _ in range(12):
             found: list[AnyItem] = []
@@ -339,7 +351,7 @@ class PublicationStructure:
             frontier = following
         return out
 
-    def _placement(self, item: Item) -> tuple[Identity | None, tuple[Identity, ...]]:
+    def _placement(self, item: Placed) -> tuple[Identity | None, tuple[Identity, ...]]:
         """What decides where an item sits: its parent and the holders referencing it.
         Every variable of one scheme shares it, so waves and cohorts are worked out once
         per scheme, not once per variable."""
@@ -356,7 +368,7 @@ class PublicationStructure:
         found = self._instrument_waves.get(instrument.identity)
         return found if found is not None else self.wave_of(instrument)
 
-    def wave_of(self, item: Item) -> Wave | None:
+    def wave_of(self, item: Placed) -> Wave | None:
         key = self._placement(item)
         if key in self._wave_memo:
             return self._wave_memo[key]
@@ -368,7 +380,7 @@ class PublicationStructure:
         self._wave_memo[key] = found
         return found
 
-    def cohort_of(self, item: Item) -> Cohort | None:
+    def cohort_of(self, item: Placed) -> Cohort | None:
         key = self._placement(item)
         if key in self._cohort_memo:
             return self._cohort_memo[key]
@@ -376,7 +388,7 @@ class PublicationStructure:
         self._cohort_memo[key] = found
         return found
 
-    def _find_cohort_of(self, item: Item) -> Cohort | None:
+    def _find_cohort_of(self, item: Placed) -> Cohort | None:
         wave = self.wave_of(item)
         for cohort in self.cohorts:
             if wave is not None and wave in cohort.waves:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from catalogue.model import AnyItem, ItemCounts, LangText
+from catalogue.model import AnyItem, Identity, ItemCounts, LangText
 from ddi_schemas.findings import Finding
 
 _VERSION_PART = re.compile(r"(\d+)|(\D+)")
@@ -89,6 +89,24 @@ class StoredItem:
     @property
     def urn(self) -> str:
         return self.item.urn
+
+
+@dataclass(frozen=True, slots=True)
+class ListedItem:
+    """An item as another item's page lists it: who it is, what it is called and where
+    it sits (its parent), with no more of its content decoded."""
+
+    pk: int
+    publication_id: int
+    identity: Identity
+    kind: str
+    name: str
+    label: LangText
+    parent: Identity | None = None
+
+    @property
+    def urn(self) -> str:
+        return self.identity.urn
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from lxml import etree
 from catalogue.model import Reference
 from catalogue.publishing import publish_paths
 from catalogue.store import Store
+from cohorts import bundled_files
 
 if TYPE_CHECKING:
     from conftest import CliRunner, SmallDDI
@@ -147,3 +148,27 @@ def test_references_between_files_of_one_batch_resolve(cli: CliRunner, ddi: Smal
     # a code is identifiable, not versionable: found by Agency+ID whatever the version
     code = store.resolve(Reference("fr.test", "yes-no-1", "7", "code"))
     assert code is not None and code.item.identity.version == "1"
+
+
+def test_listed_referrers_are_the_referrers_with_name_label_and_parent(
+        cli: CliRunner, data_dir: Path) -> None:
+    # A question's page lists its variables of every wave from this lighter form.
+    gazel = next(p for p in bundled_files() if p.name == "gazel.xml")
+    assert cli("publish", bundled_files()[0], gazel).code == 0
+    store = open_store(data_dir)
+    (pid,) = [p.id for p in store.list_publications() if p.file_name == "gazel.xml"]
+    compared = 0
+    for stored in store.items_of_publication(pid, ("Question",)):
+        question = stored.item.identity
+        full = store.referrers(question, roles=("question",), kinds=("Variable",))
+        listed = store.listed_referrers(question, roles=("question",), kinds=("Variable",))
+        assert [(s.pk, s.publication_id, s.item.identity, s.item.kind, s.item.name,
+                 s.item.label, s.item.parent) for s in full] == [
+            (i.pk, i.publication_id, i.identity, i.kind, i.name, i.label, i.parent)
+            for i in listed]
+        assert all(i.urn == i.identity.urn for i in listed)
+        compared += len(listed)
+    assert compared > 100
+    labelled = [i for s in store.items_of_publication(pid, ("Question",))
+                for i in store.listed_referrers(s.item.identity, roles=("question",))]
+    assert any(i.label.get("fr") and i.label.get("en") for i in labelled)

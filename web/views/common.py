@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from catalogue.browse import Located, item_fragment
 from catalogue.model import AnyItem, DateRange, Item, LangText, Study
+from catalogue.store.records import ListedItem
 from catalogue.structure import Cohort, Ref, Wave
 from web.i18n import gettext_for
 from web.resources import resources
@@ -62,7 +63,7 @@ def wave_crumbs(request: Request, cohort: Cohort | None, wave: Wave | None) -> l
     return crumbs
 
 
-def title_of(item: Item) -> LangText:
+def title_of(item: Item | ListedItem) -> LangText:
     """What to call an item: its title (studies), label, name or ID."""
     if isinstance(item, Study) and item.title:
         return item.title
@@ -71,7 +72,7 @@ def title_of(item: Item) -> LangText:
     return LangText((("", item.name or item.identity.id),))
 
 
-def item_url(request: Request, item: Item | Ref) -> str | None:
+def item_url(request: Request, item: Item | Ref | ListedItem) -> str | None:
     """The page of an item, when its kind has one."""
     page = PAGE_OF_KIND.get(item.kind)
     return url_for(request, page, urn=item.urn) if page else None
@@ -95,7 +96,7 @@ class RefJSON(TypedDict):
     json: str | None
 
 
-def ref_json(request: Request, item: AnyItem | Ref) -> RefJSON:
+def ref_json(request: Request, item: AnyItem | Ref | ListedItem) -> RefJSON:
     url = item_url(request, item)
     page = PAGE_OF_KIND.get(item.kind)
     label = item.label if isinstance(item, Ref) else title_of(item)

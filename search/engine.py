@@ -14,8 +14,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, Self
 
-from search.documents import SearchDocument
 from search.errors import InvalidSearch
+from search.fields import Indexable
 from search.query import Filters, SearchQuery
 from search.results import SearchResults
 
@@ -48,7 +48,7 @@ class SearchEngine(ABC):
 
     @abstractmethod
     def replace_publication(self, publication_id: int,
-                            documents: Iterable[SearchDocument]) -> int:
+                            documents: Iterable[Indexable]) -> int:
         """Make ``documents`` the whole of publication ``publication_id``, in one commit.
 
         Returns the number of documents indexed. Raises
@@ -62,7 +62,7 @@ class SearchEngine(ABC):
         """Remove every document of publication ``publication_id``, in one commit."""
 
     @abstractmethod
-    def rebuild(self, documents: Iterable[SearchDocument]) -> int:
+    def rebuild(self, documents: Iterable[Indexable]) -> int:
         """Replace the whole index with ``documents``, in one commit; returns their number."""
 
     @abstractmethod

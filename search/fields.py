@@ -123,16 +123,27 @@ def indexed_document(document: SearchDocument) -> IndexedDocument:
     )
 
 
+#: What an engine indexes: a document, or its indexed form prepared elsewhere (by the
+#: helper process of :mod:`search.parallel`).
+Indexable = SearchDocument | IndexedDocument
+
+
+def prepared(document: Indexable) -> IndexedDocument:
+    return document if isinstance(document, IndexedDocument) else indexed_document(document)
+
+
 def checked_documents(publication_id: int,
-                      documents: Iterable[SearchDocument]) -> Iterator[IndexedDocument]:
+                      documents: Iterable[Indexable]) -> Iterator[IndexedDocument]:
     """The documents of one publication, prepared one by one as they come (a publication
     of 100,000 variables is never held whole); a document of another publication raises
     :class:`InvalidDocument`, and the engine then discards what it had written."""
     for document in documents:
         if document.publication_id != publication_id:
-            raise InvalidDocument(f"{document.urn} belongs to publication "
+            name = document.urn if isinstance(document, SearchDocument) else (
+                document.keywords[URN])
+            raise InvalidDocument(f"{name} belongs to publication "
                                   f"{document.publication_id}, not {publication_id}")
-        yield indexed_document(document)
+        yield prepared(document)
 
 
 @lru_cache(maxsize=100_000)

@@ -27,6 +27,7 @@ from catalogue.structure import (
 from search.documents import SearchDocument, Texts
 from search.engine import SearchEngine, open_engine
 from search.errors import IndexUnusable
+from search.fields import Indexable
 
 log = logging.getLogger(__name__)
 
@@ -94,22 +95,37 @@ def publication_documents(structure: PublicationStructure,
                           current: set[str] | None = None) -> Iterator[SearchDocument]:
     """Documents for the variables, questions and studies of one publication; with
     ``current``, only items whose URN is in it."""
-    store = structure.store
-    pid = structure.publication_id
+    yield from variable_documents(structure, current)
+    yield from question_documents(structure, current)
+    yield from study_documents(structure, current)
 
-    def keep(urn: str) -> bool:
-        return current is None or urn in current
 
-    variables = (s for s in store.items_of_publication(pid, ("Variable",))
-                 if keep(s.item.urn))
+def variable_documents(structure: PublicationStructure, current: set[str] | None = None,
+                       keys: tuple[int, int] | None = None) -> Iterator[SearchDocument]:
+    """Documents for the publication's variables (those whose store key is in ``keys``,
+    when given); with ``current``, only variables whose URN is in it."""
+    variables = (s for s in structure.store.items_of_publication(
+                     structure.publication_id, ("Variable",), keys=keys)
+                 if current is None or s.item.urn in current)
     for context in structure.variable_contexts(variables):
         yield variable_document(context)
-    for stored in store.items_of_publication(pid, ("Question",)):
+
+
+def question_documents(structure: PublicationStructure,
+                       current: set[str] | None = None) -> Iterator[SearchDocument]:
+    """Documents for the publication's questions (see :func:`publication_documents`)."""
+    for stored in structure.store.items_of_publication(structure.publication_id,
+                                                       ("Question",)):
         question = stored.item
-        if isinstance(question, Question) and keep(question.urn):
+        if isinstance(question, Question) and (current is None or question.urn in current):
             yield _question_document(structure, question)
+
+
+def study_documents(structure: PublicationStructure,
+                    current: set[str] | None = None) -> Iterator[SearchDocument]:
+    """Documents for the publication's studies (see :func:`publication_documents`)."""
     for study in structure.skeleton.values():
-        if isinstance(study, Study) and keep(study.urn):
+        if isinstance(study, Study) and (current is None or study.urn in current):
             yield _study_document(structure, study)
 
 
@@ -163,6 +179,14 @@ def _wave_described_by(structure: PublicationStructure, study: Study) -> Wave | 
     return structure.wave_of(study)
 
 
+def _documents(settings: Settings, structure: PublicationStructure,
+               current: set[str]) -> Iterator[Indexable]:
+    """:func:`publication_documents`, built on two cores for a large publication."""
+    from search import parallel  # noqa: PLC0415 - it builds on this module's functions
+
+    return parallel.publication_documents(settings, structure, current)
+
+
 def current_urns(store: Store, publication_id: int) -> set[str]:
     """URNs of the publication's items that are current (not superseded, not withdrawn)."""
     return store.current_urns_of_publication(publication_id)
@@ -182,7 +206,7 @@ def index_publications(settings: Settings, store: Store, publication_ids: Iterab
                 if older not in todo:
                     todo.append(older)
         for pid in todo:
-            written += _write(engine, store, cache, pid, settings.search_engine)
+            written += _write(engine, settings, store, cache, pid)
     finally:
         if own:
             engine.close()
@@ -200,22 +224,22 @@ def index_withdrawal(settings: Settings, store: Store, publication_id: int,
     written = 0
     try:
         for pid in [publication_id, *store.publications_sharing_items(publication_id)]:
-            written += _write(engine, store, cache, pid, settings.search_engine)
+            written += _write(engine, settings, store, cache, pid)
     finally:
         if own:
             engine.close()
     return written
 
 
-def _write(engine: SearchEngine, store: Store, cache: StructureCache, pid: int,
-           engine_name: str) -> int:
+def _write(engine: SearchEngine, settings: Settings, store: Store, cache: StructureCache,
+           pid: int) -> int:
     current = current_urns(store, pid)
     if not current:
         engine.delete_publication(pid)
         count = 0
     else:
-        count = engine.replace_publication(pid, publication_documents(cache.get(pid), current))
-    store.mark_indexed(engine_name, pid)
+        count = engine.replace_publication(pid, _documents(settings, cache.get(pid), current))
+    store.mark_indexed(settings.search_engine, pid)
     log.info("indexed publication %s: %s documents", pid, count)
     return count
 
@@ -224,11 +248,11 @@ def reindex(settings: Settings, store: Store) -> int:
     """Rebuild the whole index from the store (``catalogue reindex``)."""
     cache = StructureCache(store)
 
-    def everything() -> Iterator[SearchDocument]:
+    def everything() -> Iterator[Indexable]:
         for pid in store.publication_ids():
             current = current_urns(store, pid)
             if current:
-                yield from publication_documents(cache.get(pid), current)
+                yield from _documents(settings, cache.get(pid), current)
 
     path = settings.index_dir
     path.mkdir(parents=True, exist_ok=True)

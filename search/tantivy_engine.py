@@ -40,9 +40,10 @@ from search.fields import (
     TEXT_FIELDS,
     URN,
     URN_KEY,
+    Indexable,
     IndexedDocument,
     checked_documents,
-    indexed_document,
+    prepared,
 )
 from search.index_dir import open_index_dir
 from search.locking import WriteLock
@@ -99,7 +100,7 @@ class TantivyEngine(IndexedEngine[_Snapshot, tantivy.DocAddress]):
     # -- writing -----------------------------------------------------------------------
 
     def replace_publication(self, publication_id: int,
-                            documents: Iterable[SearchDocument]) -> int:
+                            documents: Iterable[Indexable]) -> int:
         # Documents stream from the store into the writer (tantivy indexes them on its
         # own threads meanwhile); nothing is visible before the commit, and a failure
         # rolls back what was added.
@@ -112,9 +113,9 @@ class TantivyEngine(IndexedEngine[_Snapshot, tantivy.DocAddress]):
         with WriteLock(self.path, self.lock_timeout):
             self._write([], delete=Query.term_query(self._schema, PUBLICATION, publication_id))
 
-    def rebuild(self, documents: Iterable[SearchDocument]) -> int:
+    def rebuild(self, documents: Iterable[Indexable]) -> int:
         with WriteLock(self.path, self.lock_timeout):
-            return self._write((indexed_document(d) for d in documents), delete=None)
+            return self._write((prepared(d) for d in documents), delete=None)
 
     def _write(self, documents: Iterable[IndexedDocument], delete: Query | None) -> int:
         writer = self._writer()

@@ -50,9 +50,10 @@ from search.fields import (
     TEXT_FIELDS,
     URN,
     URN_KEY,
+    Indexable,
     IndexedDocument,
     checked_documents,
-    indexed_document,
+    prepared,
 )
 from search.index_dir import open_index_dir
 from search.locking import WriteLock
@@ -112,7 +113,7 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
     # -- writing -----------------------------------------------------------------------
 
     def replace_publication(self, publication_id: int,
-                            documents: Iterable[SearchDocument]) -> int:
+                            documents: Iterable[Indexable]) -> int:
         count = 0
         with WriteLock(self.path, self.lock_timeout):
             writer = self._writer()
@@ -139,7 +140,7 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
             writer.commit()
             self._after_commit()
 
-    def rebuild(self, documents: Iterable[SearchDocument]) -> int:
+    def rebuild(self, documents: Iterable[Indexable]) -> int:
         count = 0
         with WriteLock(self.path, self.lock_timeout):
             # Batches of documents go to one indexing process per core (whoosh's MpWriter,
@@ -148,7 +149,7 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
                                   batchsize=_REBUILD_BATCH, limitmb=_WRITER_MB)
             try:
                 for document in documents:
-                    writer.add_document(**_fields(indexed_document(document)))
+                    writer.add_document(**_fields(prepared(document)))
                     count += 1
             except BaseException:
                 writer.cancel()

@@ -281,13 +281,27 @@ class ItemQueries:
             return not stored.withdrawn and not conn.execute(query).scalar()
 
     def items_of_publication(self, publication_id: int,
-                             kinds: Sequence[str] | None = None) -> Iterator[StoredItem]:
+                             kinds: Sequence[str] | None = None, *,
+                             keys: tuple[int, int] | None = None) -> Iterator[StoredItem]:
+        """The publication's items in key order; with ``keys``, only those whose key is
+        in that inclusive range (see :meth:`item_keys`)."""
         query = _base().where(items.c.publication_id == publication_id)
         if kinds:
             query = query.where(items.c.kind.in_(kinds))
+        if keys is not None:
+            query = query.where(items.c.pk.between(*keys))
         with self.engine.connect() as conn:
             for row in conn.execute(query.order_by(items.c.pk)):
                 yield _stored(row)
+
+    def item_keys(self, publication_id: int, kinds: Sequence[str]) -> list[int]:
+        """The keys of the publication's items of these kinds, in order: a way to split
+        them into ranges read apart."""
+        query = (select(items.c.pk)
+                 .where(items.c.publication_id == publication_id, items.c.kind.in_(kinds))
+                 .order_by(items.c.pk))
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
 
     def current_items(self, kinds: Sequence[str]) -> Iterator[StoredItem]:
         """The current version of every item of these kinds, live publications only."""

@@ -5,10 +5,9 @@ list, categories, concepts), each read back from the store and decoded: about 33
 variable, most of the time that indexing a publication of 100,000 variables takes, and
 work for one core while the other idles. From :data:`PARALLEL_FROM` variables on, they are
 split in two ranges of store keys: a helper process (``python -m search.parallel``: it
-inherits nothing of this one) builds the documents of the second range and sends them
-back in batches,
-while this process builds those of the first range, then the questions and studies, and
-hands everything to the index writer.
+inherits nothing of this one) builds the documents of the second range, then the
+questions', and sends them back in batches, while this process builds those of the first
+range and the studies', and hands everything to the index writer.
 
 Nothing here decides what a document holds (see :mod:`search.indexing`): both processes
 build them with the same functions, and the index gets the same documents either way.

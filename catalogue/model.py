@@ -109,9 +109,9 @@ class LangText:
         return tuple(dict.fromkeys(primary_language(lang) for lang, _ in self.values))
 
     def get(self, lang: str) -> str | None:
-        wanted = _PRIMARY.get(lang) or primary_language(lang)
+        wanted = primary_language(lang)
         for tag, text in self.values:
-            if text and (_PRIMARY.get(tag) or primary_language(tag)) == wanted:
+            if text and primary_language(tag) == wanted:
                 return text
         return None
 

@@ -349,7 +349,8 @@ def url_mix(variables: int, waves: int, uniform: bool, seed: int = 7
 
 
 async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                   path: str) -> int:
+                   path: str) -> tuple[int, bool]:
+    """The response's status, and whether it asks to close the connection."""
     # As a browser asks: in French, accepting gzip.
     writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\nAccept-Language: fr\r\n"
                  "Accept-Encoding: gzip\r\n\r\n".encode("ascii"))
@@ -365,7 +366,7 @@ async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
             close = b"close" in lowered
     if length:
         await reader.readexactly(length)
-    return -status if close else status
+    return status, close
 
 
 async def _worker(port: int, urls: Iterator[tuple[str, str]], until: float,
@@ -375,14 +376,13 @@ async def _worker(port: int, urls: Iterator[tuple[str, str]], until: float,
         kind, path = next(urls)
         started = time.perf_counter()
         try:
-            status = await _request(reader, writer, path)
+            status, close = await _request(reader, writer, path)
         except (OSError, asyncio.IncompleteReadError, ValueError):
             errors[kind] += 1
             writer.close()
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             continue
-        if status < 0:  # "Connection: close": reconnect, as a browser does
-            status = -status
+        if close:  # "Connection: close": reconnect, as a browser does
             writer.close()
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
         elapsed = time.perf_counter() - started

@@ -22,8 +22,8 @@ from typing import Any
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from jinja2 import pass_context
-from jinja2.runtime import Context
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
 from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -163,24 +163,24 @@ class Translator:
         text = self.get(lang).ngettext(singular, plural, n)
         return text % {"num": n, **variables}
 
-    def install(self, env: Any) -> None:
-        """Give a Jinja2 environment (with the i18n extension) these callables."""
+    def install(self, env: Any, current_lang: Callable[[], str]) -> None:
+        """Give a Jinja2 environment (with the i18n extension) these callables, which
+        translate into ``current_lang()``, the language of the render under way."""
         translator = self
 
-        @pass_context
-        def _gettext(context: Context, message: str, /, **variables: Any) -> str:
-            text = translator.get(context.get("lang", DEFAULT_LANGUAGE)).gettext(message)
-            if context.eval_ctx.autoescape:
+        @pass_eval_context
+        def _gettext(eval_ctx: EvalContext, message: str, /, **variables: Any) -> str:
+            text = translator.get(current_lang()).gettext(message)
+            if eval_ctx.autoescape:
                 text = Markup(text)
-            return text % {k: escape(v) if context.eval_ctx.autoescape else v
+            return text % {k: escape(v) if eval_ctx.autoescape else v
                            for k, v in variables.items()} if variables else text
 
-        @pass_context
-        def _ngettext(context: Context, singular: str, plural: str, n: int, /,
+        @pass_eval_context
+        def _ngettext(eval_ctx: EvalContext, singular: str, plural: str, n: int, /,
                       **variables: Any) -> str:
-            text = translator.get(context.get("lang", DEFAULT_LANGUAGE)).ngettext(
-                singular, plural, n)
-            if context.eval_ctx.autoescape:
+            text = translator.get(current_lang()).ngettext(singular, plural, n)
+            if eval_ctx.autoescape:
                 text = Markup(text)
                 variables = {k: escape(v) for k, v in variables.items()}
             return text % {"num": n, **variables}

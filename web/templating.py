@@ -4,28 +4,44 @@ Templates get plain dataclasses from :mod:`catalogue.browse` and the views. Ever
 built with ``url_for`` (path parameters are percent-encoded, so a URN holding odd
 characters still makes a working link); DDI texts are shown with ``text()`` (page
 language first, else another language marked with ``lang``); numbers with ``number``.
+
+These helpers read the request and the page language from the render under way (a
+context variable :meth:`CatalogueTemplates.TemplateResponse` sets), not from the Jinja2
+context. Jinja2 gives a function marked ``pass_context`` a fresh derived context on each
+call made inside a loop or a block (20 a variable page, a fifth of its rendering time),
+and a module imported ``with context`` is executed again on every render: with these
+helpers, templates import their macros without context, and Jinja2 keeps them compiled
+once.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 from weakref import WeakKeyDictionary
 
 from babel.numbers import format_decimal
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
-from jinja2.runtime import Context
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.routing import Mount, Route
-from starlette.templating import Jinja2Templates
+from starlette.templating import Jinja2Templates, _TemplateResponse
 
 from catalogue.model import LangText
-from web.i18n import LANGUAGE_NAMES, LANGUAGES, Translator, lang_text, text_lang
+from web.i18n import (
+    DEFAULT_LANGUAGE,
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    Translator,
+    lang_text,
+    text_lang,
+)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 #: Characters left as they are in a path parameter (URNs keep their colons readable).
@@ -119,9 +135,51 @@ def with_query(url: str, pairs: Iterable[tuple[str, object]]) -> str:
     return f"{url}?{query}" if query else url
 
 
+@dataclass(slots=True)
+class Rendering:
+    """The render under way: the request and the page language."""
+
+    request: Request
+    lang: str
+    #: ``lang_url`` by language (the header asks for each twice).
+    lang_urls: dict[str, str] = field(default_factory=dict)
+
+
+_RENDERING: ContextVar[Rendering] = ContextVar("catalogue_rendering")
+
+
+def rendering() -> Rendering:
+    """The render under way; templates render through
+    :meth:`CatalogueTemplates.TemplateResponse`, which says which one."""
+    try:
+        return _RENDERING.get()
+    except LookupError:
+        raise RuntimeError("a template helper was called outside "
+                           "CatalogueTemplates.TemplateResponse") from None
+
+
+class CatalogueTemplates(Jinja2Templates):
+    """Starlette's templates, rendering with the request and page language known to
+    the helpers (see the module docstring)."""
+
+    def TemplateResponse(  # noqa: N802 - Starlette's name
+            self, request: Request, name: str, context: dict[str, Any] | None = None,
+            status_code: int = 200, headers: Mapping[str, str] | None = None,
+            media_type: str | None = None, background: BackgroundTask | None = None,
+    ) -> _TemplateResponse:
+        context = context if context is not None else {}
+        lang = str(context.get("lang") or getattr(request.state, "lang", DEFAULT_LANGUAGE))
+        token = _RENDERING.set(Rendering(request, lang))
+        try:
+            return super().TemplateResponse(request, name, context, status_code, headers,
+                                            media_type, background)
+        finally:
+            _RENDERING.reset(token)
+
+
 def build_templates(translator: Translator, *, directories: Iterable[Path] = (),
                     context_processors: Iterable[ContextProcessor] = (),
-                    header_items: Iterable[str] = ()) -> Jinja2Templates:
+                    header_items: Iterable[str] = ()) -> CatalogueTemplates:
     """The app's templates; ``directories`` lets other packages add theirs (searched first)."""
     env = Environment(
         loader=FileSystemLoader([*map(str, directories), str(TEMPLATES_DIR)]),
@@ -133,7 +191,7 @@ def build_templates(translator: Translator, *, directories: Iterable[Path] = (),
         auto_reload=False,
     )
     env.policies["ext.i18n.trimmed"] = True
-    translator.install(env)
+    translator.install(env, lambda: rendering().lang)
     env.globals.update(
         url_for=_url_for,
         lang_url=_lang_url,
@@ -145,30 +203,29 @@ def build_templates(translator: Translator, *, directories: Iterable[Path] = (),
     )
     env.filters["number"] = _number
     env.filters["with_query"] = lambda url, pairs: with_query(url, pairs)
-    return Jinja2Templates(env=env, context_processors=list(context_processors))
+    return CatalogueTemplates(env=env, context_processors=list(context_processors))
 
 
-@pass_context
-def _url_for(context: Context, name: str, /, **params: Any) -> str:
-    request: Request = context["request"]
-    return url_for(request, name, **params)
+def _url_for(name: str, /, **params: Any) -> str:
+    return url_for(rendering().request, name, **params)
 
 
-@pass_context
-def _lang_url(context: Context, code: str) -> str:
+def _lang_url(code: str) -> str:
     """The current page in language ``code``."""
-    request: Request = context["request"]
-    return str(request.url.include_query_params(lang=code))
+    current = rendering()
+    found = current.lang_urls.get(code)
+    if found is None:
+        found = current.lang_urls[code] = str(
+            current.request.url.include_query_params(lang=code))
+    return found
 
 
-@pass_context
-def _text(context: Context, value: LangText | None) -> Markup:
-    return lang_text(value, context["lang"])
+def _text(value: LangText | None) -> Markup:
+    return lang_text(value, rendering().lang)
 
 
-@pass_context
-def _text_lang(context: Context, value: LangText | None) -> str | None:
-    return text_lang(value, context["lang"])
+def _text_lang(value: LangText | None) -> str | None:
+    return text_lang(value, rendering().lang)
 
 
 #: Digit group separators (CLDR's, for whole numbers): babel's general formatter costs
@@ -176,14 +233,14 @@ def _text_lang(context: Context, value: LangText | None) -> str | None:
 _GROUP_SEPARATORS = {"en": ",", "fr": "\u202f"}
 
 
-@pass_context
-def _number(context: Context, value: int | float | None) -> str:
+def _number(value: int | float | None) -> str:
     if value is None:
         return ""
-    separator = _GROUP_SEPARATORS.get(context["lang"])
+    lang = rendering().lang
+    separator = _GROUP_SEPARATORS.get(lang)
     if separator is not None and isinstance(value, int):
         return f"{value:,}".replace(",", separator)
-    return str(format_decimal(value, locale=context["lang"]))
+    return str(format_decimal(value, locale=lang))
 
 
 def base_context(request: Request, extra: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import pytest
 from conftest import Client
+from jinja2 import Template
+from jinja2.runtime import Context
 from starlette.requests import Request
 from starlette.routing import Mount, Route
 
-from web.templating import path_param, url_for
+from web.templating import path_param, rendering, url_for
 
 
 def _request(site: Client) -> Request:
@@ -39,3 +45,45 @@ def test_odd_characters_are_percent_encoded_and_urn_colons_kept(site: Client) ->
         "http://testserver/requests/3/pdf/fr")
     assert url_for(request, "static", path="catalogue.js") == (
         "http://testserver/static/catalogue.js")
+
+
+def test_pages_render_without_a_context_per_helper_call(
+        fresh_site: Callable[[], Client], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Helpers read the render under way, not Jinja2's context: a helper taking the
+    context would get a new one at each call in a loop (the other-waves table alone is
+    80 calls), and the macros, imported with context, would run again on every page."""
+    site = fresh_site()  # nothing rendered yet: every page below is rendered here
+    derived: list[object] = []
+    modules: list[str | None] = []
+    original_derived = Context.derived
+    original_module = Template.make_module
+
+    def counting_derived(self: Context, locals: dict[str, Any] | None = None) -> Context:
+        derived.append(self)
+        return original_derived(self, locals)
+
+    def counting_module(self: Template, *args: Any, **kwargs: Any) -> Any:
+        modules.append(self.name)
+        return original_module(self, *args, **kwargs)
+
+    monkeypatch.setattr(Context, "derived", counting_derived)
+    monkeypatch.setattr(Template, "make_module", counting_module)
+    for lang in ("fr", "en"):
+        page = site.html(f"/variables/urn:ddi:fr.gazel:var-Q1993-TABAC_STATUT_93?lang={lang}")
+        rows = page.xpath('//table[@class="by-wave"]/tbody/tr')
+        assert len(rows) >= 2  # the other-waves loop ran, calling helpers in a loop
+        # the identity section and the response domain come from macros
+        terms = [dt.text_content() for dt in page.xpath('//section[@class="identity"]//dt')]
+        assert {"fr": "Publié le", "en": "Published"}[lang] in terms
+        kind = page.xpath('//*[@id="representation-title"]/following-sibling::dl[1]/dd')[0]
+        assert kind.text_content().startswith({"fr": "Codée", "en": "Coded"}[lang])
+        site.html(f"/questions/urn:ddi:fr.gazel:q-TABAC_STATUT?lang={lang}")
+    assert derived == []
+    # four pages, each importing macros: made once, then kept by Jinja2
+    assert modules.count("_macros.html") <= 1
+    assert "basket/_buttons.html" in modules  # (imported with context: the count sees it)
+
+
+def test_helpers_outside_a_render_say_so() -> None:
+    with pytest.raises(RuntimeError, match="outside"):
+        rendering()

@@ -182,10 +182,13 @@ class DateRange:
         return bool(self.start or self.end)
 
 
+_YEAR = re.compile(r"-?(\d{4})")
+
+
 def _year(value: str | None) -> int | None:
     if not value:
         return None
-    match = re.match(r"^-?(\d{4})", value)
+    match = _YEAR.match(value)
     return int(match.group(1)) if match else None
 
 

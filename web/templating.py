@@ -70,17 +70,22 @@ def url_for(request: Request, name: str, /, **params: Any) -> str:
     short.
     """
     scope = request.scope
-    base = scope.get("catalogue.base_url")
-    if base is None:
-        base = scope["catalogue.base_url"] = str(request.base_url).rstrip("/")
-    app = scope["app"]
-    formats = _FORMATS.get(app)
-    if formats is None:
-        formats = _FORMATS[app] = _url_formats(app.routes)
+    known = scope.get("catalogue.url_formats")
+    if known is None:
+        app = scope["app"]
+        formats = _FORMATS.get(app)
+        if formats is None:
+            formats = _FORMATS[app] = _url_formats(app.routes)
+        known = scope["catalogue.url_formats"] = (
+            str(request.base_url).rstrip("/"), formats)
+    base, formats = known
     found = formats.get(name)
-    if found is not None and found.names == frozenset(params):
-        if found.single is not None:
+    if found is None:
+        pass
+    elif found.single is not None:
+        if len(params) == 1 and found.single in params:
             return base + found.prefix + path_param(params[found.single]) + found.suffix
+    elif found.names == params.keys():
         path = found.path
         for key, value in params.items():
             path = path.replace("{" + key + "}", path_param(value))

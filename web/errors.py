@@ -14,9 +14,10 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from catalogue.errors import CatalogueError
+from web.responses import JSONResponse
 from web.routing import wants_json
 
 log = logging.getLogger(__name__)

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from catalogue.browse import ItemOfOtherKind
 from web.page_cache import KeptResponse, public_key
 from web.resources import resources
+from web.responses import JSONResponse
 from web.templating import url_for
 
 #: Pages for each kind of item: a URN of another kind is redirected to its own page.

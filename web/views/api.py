@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from search.query import SearchQuery
 from web.openapi import openapi
 from web.resources import resources
+from web.responses import JSONResponse
 
 
 async def openapi_json(request: Request) -> Response:

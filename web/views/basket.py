@@ -21,7 +21,7 @@ from typing import Any, TypedDict
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from catalogue.accounts_model import Session, User
@@ -49,6 +49,7 @@ from catalogue.store import Store
 from web.auth import add_sign_in_hook, current_user
 from web.i18n import gettext_for
 from web.resources import resources
+from web.responses import JSONResponse
 from web.routing import Page, Resource, prefers_json
 from web.templating import url_for
 from web.views.accounts import render

@@ -10,7 +10,7 @@ from typing import Any, TypedDict
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from catalogue.accounts_model import User
@@ -20,6 +20,7 @@ from catalogue.validation_report import OTHER_RULES, RuleGroup
 from ddi_schemas.profile import RULES
 from web.i18n import gettext_for
 from web.resources import resources
+from web.responses import JSONResponse
 from web.routing import VARY, Page, wants_json
 from web.templating import url_for
 from web.views.accounts import N_

@@ -21,7 +21,7 @@ from typing import Any, TypedDict
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Receive
 
@@ -45,6 +45,7 @@ from search.indexing import index_publications
 from web.auth import FORM_LIMIT, mark_audited, origin, require_user
 from web.i18n import gettext_for
 from web.resources import resources
+from web.responses import JSONResponse
 from web.routing import Page, Resource, prefers_json, wants_json
 from web.templating import url_for
 from web.views.accounts import form_values, render, sign_in_first

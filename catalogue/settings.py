@@ -95,6 +95,12 @@ class Settings:
         metadata=_help("Disk, in MB, for the same pages shared by every worker of the data "
                        "directory (0 turns it off)."),
     )
+    shared_page_cache_dir: Path | None = field(
+        default=None,
+        metadata=_help("Directory for the pages shared by the workers; empty means one in "
+                       "memory (/dev/shm) where the system has it, else page-cache/ in the "
+                       "data directory."),
+    )
     log_level: str = field(
         default="INFO",
         metadata=_help("Logging level: DEBUG, INFO, WARNING or ERROR."),

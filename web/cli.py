@@ -39,8 +39,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # Workers rebuild the settings from the environment: make sure they see the same ones.
     os.environ.setdefault("CATALOGUE_DATA_DIR", str(settings.data_dir))
     forget_shared_pages(settings)
-    uvicorn.run("web.app:app_from_env", factory=True, host=args.host, port=args.port,
-                workers=args.workers, access_log=args.access_log,
-                log_level=settings.log_level.lower(), proxy_headers=True,
-                timeout_graceful_shutdown=5)
+    try:
+        uvicorn.run("web.app:app_from_env", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, access_log=args.access_log,
+                    log_level=settings.log_level.lower(), proxy_headers=True,
+                    timeout_graceful_shutdown=5)
+    finally:
+        forget_shared_pages(settings)  # in memory by default: give it back
     return 0

@@ -10,7 +10,9 @@ within a second.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import shutil
 import time
 from collections.abc import AsyncIterator, Callable
@@ -90,18 +92,34 @@ def page_cache(settings: Settings) -> PageCache:
     """This worker's page cache, in front of the pages shared by all workers."""
     shared = None
     if settings.shared_page_cache_mb > 0:
-        shared = SharedPages(_shared_pages_dir(settings),
+        shared = SharedPages(shared_pages_dir(settings),
                              settings.shared_page_cache_mb * 1024 * 1024)
     return PageCache(settings.page_cache_mb * 1024 * 1024, shared)
 
 
 def forget_shared_pages(settings: Settings) -> None:
-    """Remove the pages a previous server left on disk: they were rendered by the code and
-    templates it ran, maybe not those about to run."""
-    shutil.rmtree(_shared_pages_dir(settings), ignore_errors=True)
+    """Remove the shared pages: those a previous server left were rendered by the code and
+    templates it ran, maybe not those about to run (``catalogue serve`` calls this before
+    its workers start, and again once they stopped)."""
+    shutil.rmtree(shared_pages_dir(settings), ignore_errors=True)
 
 
-def _shared_pages_dir(settings: Settings) -> Path:
+#: A memory-backed file system, where most Linux systems have one. Writing a page there
+#: takes 0.02 ms against 0.1 ms on disk (ext4), and more while the other workers write
+#: too: 8% of a worker's time under the web benchmark, where a quarter of the requests
+#: render a page.
+MEMORY_DIR = Path("/dev/shm")
+
+
+def shared_pages_dir(settings: Settings) -> Path:
+    """Where the workers of this data directory share their pages (the setting, else in
+    memory when the system has a writable /dev/shm, else in the data directory)."""
+    if settings.shared_page_cache_dir is not None:
+        return settings.shared_page_cache_dir
+    if MEMORY_DIR.is_dir() and os.access(MEMORY_DIR, os.W_OK | os.X_OK):
+        data_dir = str(settings.data_dir.resolve())
+        digest = hashlib.blake2b(data_dir.encode("utf-8"), digest_size=8).hexdigest()
+        return MEMORY_DIR / f"cohort-catalogue-pages-{digest}"
     return settings.data_dir / "page-cache"
 
 
@@ -121,3 +139,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     finally:
         engine.close()
         store.close()
+        if settings.shared_page_cache_mb > 0:
+            # A worker stopping takes the shared pages with it (in memory by default);
+            # workers still running find a miss and write the pages again.
+            forget_shared_pages(settings)

@@ -10,11 +10,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import Client, publish, withdraw
+import pytest
+from conftest import Client, Published, publish, running, withdraw
 from support import Sample
 
+import web.resources as resources_module
+from catalogue.settings import Settings
 from web.page_cache import KeptResponse, PageCache, SharedPages
-from web.resources import REFRESH_INTERVAL, forget_shared_pages
+from web.resources import REFRESH_INTERVAL, forget_shared_pages, shared_pages_dir
 
 SMOKE = "/variables/urn:ddi:fr.sample:var-W1-SMOKE"
 
@@ -170,7 +173,7 @@ def test_an_unreadable_shared_page_is_rendered_again(
         fresh_site: Callable[[], Client]) -> None:
     one, other = fresh_site(), fresh_site()
     expected = one.get("/cohorts/elfe").content
-    (kept,) = [p for p in (one.settings.data_dir / "page-cache").rglob("*") if p.is_file()]
+    (kept,) = [p for p in shared_pages_dir(one.settings).rglob("*") if p.is_file()]
     kept.write_bytes(b"\x00 not a page")
     response = other.get("/cohorts/elfe")
     assert response.status_code == 200 and response.content == expected
@@ -239,7 +242,36 @@ def test_a_new_server_starts_without_the_pages_of_the_last(
         fresh_site: Callable[[], Client]) -> None:
     client = fresh_site()
     client.get("/cohorts/gazel")
-    directory = client.settings.data_dir / "page-cache"
+    directory = shared_pages_dir(client.settings)
     assert any(p.is_file() for p in directory.rglob("*"))
     forget_shared_pages(client.settings)  # what `catalogue serve` does first
+    assert not directory.exists()
+
+
+def test_shared_pages_live_in_memory_when_the_system_has_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    memory = tmp_path / "shm"
+    memory.mkdir()
+    monkeypatch.setattr(resources_module, "MEMORY_DIR", memory)
+    one = Settings(data_dir=tmp_path / "one")
+    two = Settings(data_dir=tmp_path / "two")
+    assert shared_pages_dir(one).parent == memory
+    assert shared_pages_dir(one) != shared_pages_dir(two)  # one directory per data directory
+    # the same for every worker of a data directory, however they name it
+    assert shared_pages_dir(Settings(data_dir=tmp_path / "one" / ".." / "one")) == (
+        shared_pages_dir(one))
+    chosen = tmp_path / "chosen"
+    assert shared_pages_dir(one.with_(shared_page_cache_dir=chosen)) == chosen
+    monkeypatch.setattr(resources_module, "MEMORY_DIR", tmp_path / "none")
+    assert shared_pages_dir(one) == tmp_path / "one" / "page-cache"
+
+
+def test_a_stopping_server_takes_its_shared_pages_with_it(
+        published: Published, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(published.data_dir, data)
+    with running(data, published.schema_dir) as client:
+        client.get("/cohorts/gazel")
+        directory = shared_pages_dir(client.settings)
+        assert any(p.is_file() for p in directory.rglob("*"))
     assert not directory.exists()

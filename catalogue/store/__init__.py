@@ -4,6 +4,8 @@ with SQLAlchemy Core, nothing SQLite-specific outside :func:`_sqlite_pragmas`.
 
 Nothing is updated in place: publishing adds rows, in one transaction; "current" (the
 latest version of each item among publications not withdrawn) is a query, not a copy.
+(Opening a store made before ``publication_sources`` moves the published files there
+once: see :meth:`Store._move_sources`.)
 """
 
 from __future__ import annotations
@@ -14,15 +16,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, select, update
 from sqlalchemy.engine.url import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from catalogue.store.accounts import AccountQueries
 from catalogue.store.items import ItemQueries
 from catalogue.store.publications import PublicationQueries
 from catalogue.store.requests import RequestQueries
-from catalogue.store.tables import metadata
+from catalogue.store.tables import metadata, publication_sources, publications
 
 
 class Store(PublicationQueries, ItemQueries, AccountQueries, RequestQueries):
@@ -45,9 +47,33 @@ class Store(PublicationQueries, ItemQueries, AccountQueries, RequestQueries):
         for attempt in range(5):
             try:
                 metadata.create_all(self.engine)
-                return
+                break
             except OperationalError as exc:
                 if "already exists" not in str(exc) or attempt == 4:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        self._move_sources()
+
+    def _move_sources(self) -> None:
+        """Move published files still kept in their publication's row (stores made before
+        ``publication_sources``) to that table, in one transaction: a worker that loses
+        the race to another doing the same finds nothing left to move."""
+        moved = select(publications.c.id).where(publications.c.source.is_not(None))
+        for attempt in range(5):
+            try:
+                with self.engine.begin() as conn:
+                    if conn.execute(moved.limit(1)).first() is None:
+                        return
+                    conn.execute(publication_sources.insert().from_select(
+                        ["publication_id", "source"],
+                        select(publications.c.id, publications.c.source)
+                        .where(publications.c.source.is_not(None))))
+                    conn.execute(update(publications)
+                                 .where(publications.c.source.is_not(None))
+                                 .values(source=None))
+                return
+            except (OperationalError, IntegrityError):
+                if attempt == 4:
                     raise
                 time.sleep(0.05 * (attempt + 1))
 

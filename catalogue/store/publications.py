@@ -17,7 +17,7 @@ from catalogue.errors import NotFound
 from catalogue.model import Identity, ItemCounts, LangText
 from catalogue.reader import ReadItem
 from catalogue.store.records import Publication, title_from_json, title_json, version_key
-from catalogue.store.tables import edges, index_state, items, publications
+from catalogue.store.tables import edges, index_state, items, publication_sources, publications
 from ddi_schemas.findings import Finding
 
 if TYPE_CHECKING:
@@ -93,12 +93,14 @@ class PublicationWriter:
         result = self.conn.execute(publications.insert().values(
             urn="", title="[]", file_name=file_name, sha256=sha256, ddi_version=ddi_version,
             root=root, valid=False, lenient=False, published_at=published_at,
-            published_by=published_by, report="[]", source=source, source_size=source_size,
+            published_by=published_by, report="[]", source_size=source_size,
             complete=False,
         ))
         key = result.inserted_primary_key
         assert key is not None
         publication_id = int(key[0])
+        self.conn.execute(publication_sources.insert().values(
+            publication_id=publication_id, source=source))
         self._seen[publication_id] = set()
         self._counts[publication_id] = {}
         self._agencies[publication_id] = set()
@@ -245,8 +247,8 @@ class PublicationQueries:
     def publication_source(self, publication_id: int) -> bytes:
         """The file exactly as published (gzip-compressed)."""
         with self.engine.connect() as conn:
-            source = conn.execute(select(publications.c.source).where(
-                publications.c.id == publication_id)).scalar_one_or_none()
+            source = conn.execute(select(publication_sources.c.source).where(
+                publication_sources.c.publication_id == publication_id)).scalar_one_or_none()
         if source is None:
             raise NotFound(f"no publication {publication_id}")
         return bytes(source)

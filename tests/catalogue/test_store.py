@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lxml import etree
+from sqlalchemy import select, update
 
 from catalogue.model import Reference
 from catalogue.publishing import publish_paths
 from catalogue.store import Store
+from catalogue.store.tables import publication_sources, publications
 from cohorts import bundled_files
 
 if TYPE_CHECKING:
@@ -92,6 +94,34 @@ def test_the_file_is_kept_exactly_as_published(examples_dir: Path, schema_dir: P
 
     assert gzip.decompress(store.publication_source(published.publication.id)) == original
     assert published.publication.file_name == "NoteExample.xml"
+
+
+def test_the_file_is_kept_apart_from_its_publication_row(
+        examples_dir: Path, schema_dir: Path, data_dir: Path) -> None:
+    """Listing publications must not walk the file's blob (SQLite stores a row's columns
+    in order): the file goes to its own table, and a store made when it sat in the
+    publication's row has it moved there when opened."""
+    path = examples_dir / "ddi-alliance-3.3" / "NoteExample.xml"
+    original = path.read_bytes()
+    store = open_store(data_dir)
+    [published] = publish_paths([path], store, schema_dir)
+    pid = published.publication.id
+    with store.engine.begin() as conn:
+        assert conn.execute(select(publications.c.source)
+                            .where(publications.c.id == pid)).scalar_one() is None
+        # as an older store held it
+        source = conn.execute(select(publication_sources.c.source)).scalar_one()
+        conn.execute(publication_sources.delete())
+        conn.execute(update(publications).where(publications.c.id == pid)
+                     .values(source=source))
+    store.close()
+
+    reopened = open_store(data_dir)
+
+    assert gzip.decompress(reopened.publication_source(pid)) == original
+    with reopened.engine.connect() as conn:
+        assert conn.execute(select(publications.c.source)).scalars().all() == [None]
+    assert [p.id for p in reopened.list_publications()] == [pid]
 
 
 def test_each_item_keeps_its_published_xml(cli: CliRunner, ddi: SmallDDI,

@@ -7,18 +7,20 @@ description is generated from them (:mod:`web.openapi`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypedDict
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from catalogue.browse import Located, item_fragment
+from catalogue.browse import Located, VariableInWave, item_fragment
 from catalogue.model import AnyItem, DateRange, Item, LangText, Study
 from catalogue.store.records import ListedItem
 from catalogue.structure import Cohort, Ref, Wave
-from web.i18n import gettext_for
+from web.i18n import gettext_for, lang_text
 from web.resources import resources
 from web.routing import PAGE_OF_KIND, QueryParam
 from web.templating import url_for
@@ -42,6 +44,41 @@ class Crumb:
     @property
     def is_text(self) -> bool:
         return isinstance(self.label, LangText)
+
+
+@dataclass(frozen=True, slots=True)
+class WaveRow:
+    """A row of the table of a question's variables by wave, ready to show: links built
+    and texts in the page language. A variable's page lists the other 19 waves of a
+    20-wave cohort; built in the template, each row took four helper calls (a Jinja2
+    context call each), a third of the page's rendering."""
+
+    wave_url: str | None
+    wave_title: Markup
+    url: str
+    name: str
+    label: Markup
+
+
+def wave_rows(request: Request, found: Iterable[VariableInWave]) -> list[WaveRow]:
+    lang: str = request.state.lang
+    waves: dict[int, tuple[str, Markup]] = {}  # many rows, few waves
+    rows = []
+    for each in found:
+        wave_url, wave_title = None, Markup("")
+        if each.wave is not None:
+            known = waves.get(id(each.wave))
+            if known is None:
+                study = each.wave.study
+                known = waves[id(each.wave)] = (
+                    url_for(request, "wave", urn=study.urn),
+                    lang_text(study.title or study.label, lang))
+            wave_url, wave_title = known
+        variable = each.variable
+        rows.append(WaveRow(wave_url, wave_title, url_for(request, "variable", urn=variable.urn),
+                            variable.name or variable.identity.id,
+                            lang_text(variable.label, lang)))
+    return rows
 
 
 def crumbs_home(request: Request) -> list[Crumb]:

@@ -34,6 +34,7 @@ from web.views.common import (
     texts,
     title_of,
     wave_crumbs,
+    wave_rows,
     xml_route,
 )
 
@@ -176,6 +177,7 @@ def question(request: Request) -> Page:
     crumbs = cohort_crumbs(request, page.cohort) + [
         Crumb(page.question.name or page.question.identity.id)]
     return Page("question.html", {"page": page, "crumbs": crumbs,
+                                  "wave_rows": lambda: wave_rows(request, page.variables),
                                   "xml_url": url_for(request, "question_xml",
                                                      urn=request.path_params["urn"])},
                 as_json)

@@ -25,6 +25,7 @@ from web.views.common import (
     ref_json,
     texts,
     wave_crumbs,
+    wave_rows,
     xml_route,
 )
 from web.views.questionnaires import (
@@ -90,7 +91,9 @@ def variable(request: Request) -> Page:
     crumbs = wave_crumbs(request, context.cohort, context.wave) + [
         Crumb(page.variable.name or page.variable.identity.id)]
     return Page("variable.html", {"page": page, "context": context, "xml_url": xml_url,
-                                  "crumbs": crumbs}, as_json)
+                                  "crumbs": crumbs,
+                                  "wave_rows": lambda: wave_rows(request, page.other_waves)},
+                as_json)
 
 
 def routes() -> list[BaseRoute]:

@@ -16,6 +16,8 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from catalogue.model import (
     AnyItem,
     Category,
@@ -55,9 +57,26 @@ CLASS_OF_KIND: dict[str, type[Item]] = {
 
 
 def encode_item(item: AnyItem) -> str:
-    """Canonical JSON of what an item says (not of where it was published)."""
-    return json.dumps(_encoder(type(item), True)(item), ensure_ascii=False,
-                      separators=(",", ":"))
+    """Canonical JSON of what an item says (not of where it was published).
+
+    The text is what ``json.dumps(..., ensure_ascii=False, separators=(",", ":"))`` gives
+    (content hashes of items stored earlier depend on it); orjson writes it 5-10 times
+    faster, and the standard library takes over for what orjson refuses (an integer
+    beyond 64 bits)."""
+    value = _encoder(type(item), True)(item)
+    try:
+        return orjson.dumps(value).decode("utf-8")
+    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _loads(data: str) -> Any:
+    """JSON text to Python values (orjson, else the standard library for what orjson
+    refuses: an integer beyond 64 bits)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
 
 
 def content_hash(encoded: str) -> str:
@@ -148,14 +167,14 @@ _MISSING = object()
 def decode_item(kind: str, identity: Identity, element: str, data: str,
                 parent: Identity | None = None) -> AnyItem:
     cls = CLASS_OF_KIND.get(kind, OtherItem)
-    item = _item_decoder(cls)(json.loads(data), identity, element, parent)
+    item = _item_decoder(cls)(_loads(data), identity, element, parent)
     return typing.cast(AnyItem, item)
 
 
 def decode_name_and_label(data: str) -> tuple[str, LangText]:
     """The name and label of a stored item, without building the rest of it (for lists
     of items shown on another item's page)."""
-    fields = json.loads(data)
+    fields = _loads(data)
     return fields.get("name", ""), _value_decoder(LangText)(fields.get("label", ()))
 
 

@@ -50,6 +50,8 @@ def _round_trip(path: Path, schema_dir: Path) -> int:
         assert back.kind == item.kind and back.parent == item.parent
         assert back.location is None  # where it was read is not content
         assert encode_item(back) == data
+        # the canonical text content hashes are made of: the standard library's
+        assert data == json.dumps(json.loads(data), ensure_ascii=False, separators=(",", ":"))
         count += 1
     return count
 
@@ -136,3 +138,14 @@ def test_the_encoding_is_pinned() -> None:
     assert encode_item(study) == (
         '{"coverage":{"temporal":{"start":"2012"},"subjects":[[["fr","tabac"]]]},'
         '"funding":[{"agency":"ANR"}],"kind_of_data":["survey"],"sample_size":200}')
+
+
+def test_integers_beyond_64_bits_encode_and_decode_too() -> None:
+    """orjson refuses them; the standard library takes over (a sample size in a DDI file
+    is an xs:integer, unbounded)."""
+    huge = 2 ** 70
+    group = Study(identity=Identity("fr.test", "g", "1"), element="Group", sample_size=huge)
+    data = encode_item(group)
+    assert data == json.dumps({"sample_size": huge}, separators=(",", ":"))
+    back = decode_item("Group", group.identity, "Group", data)
+    assert back.sample_size == huge

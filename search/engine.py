@@ -73,6 +73,12 @@ class SearchEngine(ABC):
     def suggest(self, text: str) -> str | None:
         """``text`` with unknown words replaced by close indexed words, or None."""
 
+    @abstractmethod
+    def commit_id(self) -> str:
+        """Names the latest commit (a reader re-opened on it if need be): a different
+        value after every commit, so what was computed from the index can be kept until
+        then."""
+
     def __enter__(self) -> Self:
         return self
 

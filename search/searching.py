@@ -117,6 +117,9 @@ class IndexedEngine(SearchEngine, Generic[SnapshotT, RefT]):
 
     # -- the shared flow -------------------------------------------------------------
 
+    def commit_id(self) -> str:
+        return repr(self._generation(self._snapshot()))
+
     def search(self, query: SearchQuery) -> SearchResults:
         parsed = parse_query(query.text)
         plan = build_plan(parsed, self._analyze)

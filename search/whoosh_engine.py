@@ -191,6 +191,10 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
         with self._search_lock:
             return super().suggest(text)
 
+    def commit_id(self) -> str:
+        with self._search_lock:
+            return super().commit_id()
+
     def _snapshot(self) -> WhooshSnapshot:
         current = self._current
         if current is not None and self._index.latest_generation() == current.generation:

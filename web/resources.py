@@ -44,9 +44,9 @@ class Resources:
     engine: SearchEngine
     catalogue_: Catalogue
     _checked: float = field(default=0.0)
-    #: Documents in the index when last checked: tells one index commit from the next
-    #: well enough to key what is computed from facet counts.
-    _documents: int = field(default=-1)
+    #: The index's commit when last checked (``SearchEngine.commit_id``, the same in every
+    #: worker): keys what is computed from the index, and the pages shared by workers.
+    _commit: str = field(default="")
     #: Whole responses for visitors without a session (see :mod:`web.page_cache`).
     page_cache: PageCache = field(default_factory=lambda: PageCache(0))
 
@@ -54,23 +54,24 @@ class Resources:
     def catalogue(self) -> Catalogue:
         """The catalogue, its state re-checked against the store when due."""
         now = time.monotonic()
-        if now - self._checked >= REFRESH_INTERVAL or self._documents < 0:
+        if now - self._checked >= REFRESH_INTERVAL or not self._commit:
             self._checked = now
             self.catalogue_.refresh()
-            self._documents = self.engine.search(
-                SearchQuery(page_size=1, facets=(), highlight=False)).total
+            # (it was the count of documents found by an empty search: 2.2 ms with
+            # 200,000 variables indexed, four times a second in every worker)
+            self._commit = self.engine.commit_id()
         return self.catalogue_
 
     def generation(self) -> Key:
         """What the store and the index hold now, as far as pages are concerned."""
         catalogue = self.catalogue
-        return (str(catalogue.state.generation), str(self._documents))
+        return (str(catalogue.state.generation), self._commit)
 
     def cached(self, key: tuple[str, ...], build: Callable[[], T]) -> T:
         """``build()`` (page data drawn from the store and the index), remembered until
         either changes."""
         catalogue = self.catalogue
-        return catalogue.cached(("index", str(self._documents), *key), build)
+        return catalogue.cached(("index", self._commit, *key), build)
 
     def search(self, query: SearchQuery) -> SearchResults:
         """The engine's answer, remembered (like a search server's result cache) until

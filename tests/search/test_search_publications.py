@@ -144,3 +144,18 @@ def test_whoosh_keeps_one_commits_facet_sets_beside_the_index(
         (tmp_path / "index" / second[0]).write_bytes(b"not a pickle")
     with open_engine("whoosh", tmp_path / "index") as reader:
         assert reader.search(SearchQuery()).counts("cohort") == {"constances": 15}
+
+
+def test_every_commit_has_its_own_id_the_same_for_every_reader(
+        engine_name: str, engine: SearchEngine, by_name: dict[str, SearchDocument]) -> None:
+    """Web workers key what they computed from the index (and the pages they share) by
+    it: a commit that leaves the number of documents as it was must change it too."""
+    with open_engine(engine_name, engine.path) as reader:
+        first = engine.commit_id()
+        assert reader.commit_id() == first
+        assert engine.commit_id() == first  # no commit, no change
+        engine.replace_publication(2, [by_name["ALLAIT_2M"], by_name["TABAC_MERE"]])
+        assert engine.search(SearchQuery()).total == 17  # as many documents as before
+        second = engine.commit_id()
+        assert second != first
+        assert reader.commit_id() == second

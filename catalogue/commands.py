@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from catalogue.batch import batch_collection
 from catalogue.errors import BadRequest, NotFound
 from catalogue.model import parse_urn
 from catalogue.settings import Settings
@@ -114,9 +115,10 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
     if not paths:
         raise BadRequest("no file to validate: the directories given hold no *.xml file")
     store = existing_store(settings)
-    reports = validate_paths(paths, settings.ddi_schemas,
-                             store.existing_targets if store else None,
-                             store.held_contents if store else None)
+    with batch_collection():
+        reports = validate_paths(paths, settings.ddi_schemas,
+                                 store.existing_targets if store else None,
+                                 store.held_contents if store else None)
     for report in reports:
         if args.format == "json":
             print(json.dumps(report.to_json(), ensure_ascii=False))
@@ -134,6 +136,11 @@ def _exit_status(reports: list[FileReport], *, strict: bool) -> int:
 
 
 def _publish(args: argparse.Namespace, settings: Settings) -> int:
+    with batch_collection():
+        return _publish_batch(args, settings)
+
+
+def _publish_batch(args: argparse.Namespace, settings: Settings) -> int:
     from catalogue.accounts_audit import record_publication  # noqa: PLC0415
     from catalogue.accounts_model import Origin  # noqa: PLC0415
     from catalogue.publishing import PublishRefused, publish_paths  # noqa: PLC0415
@@ -205,7 +212,8 @@ def _reindex(args: argparse.Namespace, settings: Settings) -> int:
     from search.indexing import reindex  # noqa: PLC0415
 
     store = open_store(settings)
-    count = reindex(settings, store)
+    with batch_collection():
+        count = reindex(settings, store)
     print(f"indexed {count} documents with {settings.search_engine}")
     return 0
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from itertools import chain
 from multiprocessing.connection import Connection
 
+from catalogue.batch import batch_collection
 from catalogue.settings import Settings
 from catalogue.store import Store
 from catalogue.structure import PublicationStructure
@@ -224,7 +225,8 @@ def main() -> int:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print cannot garble them
     job = pickle.load(sys.stdin.buffer)
     try:
-        _build(job, sending)
+        with batch_collection():
+            _build(job, sending)
     finally:
         sending.close()
     return 0

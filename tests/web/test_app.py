@@ -5,18 +5,32 @@ from __future__ import annotations
 import gc
 import shutil
 from pathlib import Path
+from typing import Any
 
+import pytest
 from conftest import Published, running
 
+import web.app
+from catalogue.batch import BATCH_THRESHOLDS
+from catalogue.settings import Settings
 from web.app import FULL_COLLECTION_EVERY
 
 
 def test_a_serving_worker_makes_full_garbage_collections_rare(
-        published: Published, tmp_path: Path) -> None:
+        published: Published, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Full passes walk every cached object while requests wait; the worker spaces them
-    # out while it serves, and gives the process its own settings back when it stops.
+    # out while it serves (and while it builds its structures at start, a batch), and
+    # gives the process its own settings back when it stops.
     data = tmp_path / "data"
     shutil.copytree(published.data_dir, data)
+    starting: list[tuple[int, int, int]] = []
+    opening = web.app.open_resources
+
+    def recording(settings: Settings) -> Any:
+        starting.append(gc.get_threshold())
+        return opening(settings)
+
+    monkeypatch.setattr(web.app, "open_resources", recording)
     outside = gc.get_threshold()  # another app of this test session may be serving
     gc.set_threshold(700, 10, 10)  # Python's defaults
     try:
@@ -27,6 +41,7 @@ def test_a_serving_worker_makes_full_garbage_collections_rare(
         after = gc.get_threshold()
     finally:
         gc.set_threshold(*outside)
+    assert starting == [BATCH_THRESHOLDS]
     assert serving == (700, 10, FULL_COLLECTION_EVERY)
     assert frozen > 0  # what startup built is out of every pass
     assert after == (700, 10, 10)

@@ -4,7 +4,7 @@ process its own thresholds back afterwards."""
 from __future__ import annotations
 
 import gc
-from pathlib import Path
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture
-def thresholds() -> Any:
+def thresholds() -> Iterator[None]:
     outside = gc.get_threshold()
     gc.set_threshold(700, 10, 10)  # Python's defaults
     yield
@@ -36,8 +36,7 @@ def _recording(seen: list[tuple[int, int, int]], function: Any) -> Any:
 
 @pytest.mark.usefixtures("thresholds")
 def test_publish_validate_and_reindex_run_with_batch_thresholds(
-        cli: CliRunner, ddi: SmallDDI, monkeypatch: pytest.MonkeyPatch,
-        tmp_path: Path) -> None:
+        cli: CliRunner, ddi: SmallDDI, monkeypatch: pytest.MonkeyPatch) -> None:
     path = ddi.write("one.xml", ddi.scheme(
         "l:VariableScheme", "vs", ddi.variable("age", "AGE", {"fr": "Âge", "en": "Age"})))
     seen: list[tuple[int, int, int]] = []

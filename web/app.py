@@ -32,7 +32,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from catalogue.batch import BATCH_THRESHOLDS
+from catalogue.batch import batch_collection
 from catalogue.settings import Settings
 from web.auth import AuthMiddleware
 from web.connections import ConnectionRecyclingMiddleware
@@ -115,19 +115,16 @@ def create_app(settings: Settings | None = None, *,
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            thresholds = gc.get_threshold()
             # Building every publication's structure is a batch (catalogue.batch): with
             # 200,000 variables, full passes took about 0.8 s of a worker's start.
-            gc.set_threshold(*BATCH_THRESHOLDS)
-            try:
+            with batch_collection():
                 app.state.resources = await stack.enter_async_context(
                     open_resources(settings))
                 for module in loaded:
                     hook = getattr(module, "lifespan", None)
                     if hook is not None:
                         await stack.enter_async_context(hook(app))
-            finally:
-                gc.set_threshold(*thresholds)
+            thresholds = gc.get_threshold()
             # What startup built (structures of every publication, templates, modules)
             # lives as long as the worker: keep it out of the garbage collector's full
             # passes, which otherwise walk it all (up to 0.7 s a pass, measured with

@@ -34,6 +34,7 @@ from catalogue.settings import Settings
 from catalogue.store import Store
 from catalogue.structure import PublicationStructure
 from search import indexing
+from search.documents import SearchDocument
 from search.fields import Indexable, IndexedDocument, indexed_document
 from search.indexing import question_documents, study_documents, variable_documents
 
@@ -114,8 +115,7 @@ def _share(structure: PublicationStructure, current: set[str] | None, own: tuple
         if helper_documents.failure is not None:
             log.warning("the indexing helper failed (%s); building its documents here",
                         helper_documents.failure)
-            yield from (d for d in chain(variable_documents(structure, current, theirs),
-                                         question_documents(structure, current))
+            yield from (d for d in _helper_part(structure, current, theirs)
                         if d.urn not in helper_documents.received)
     finally:
         helper_documents.close()
@@ -196,6 +196,14 @@ class _Job:
     current: set[str] | None
 
 
+def _helper_part(structure: PublicationStructure, current: set[str] | None,
+                 keys: tuple[int, int]) -> Iterator[SearchDocument]:
+    """The helper's share: the variables whose keys are in ``keys``, then the questions
+    (built here instead when the helper fails)."""
+    return chain(variable_documents(structure, current, keys),
+                 question_documents(structure, current))
+
+
 def _build(job: _Job, sending: Connection) -> None:
     """The helper: documents of the variables whose keys are in ``job.keys``, then of
     the questions."""
@@ -205,8 +213,7 @@ def _build(job: _Job, sending: Connection) -> None:
         structure = PublicationStructure(store, job.publication_id)
         urns: list[str] = []
         documents: list[IndexedDocument] = []
-        for document in chain(variable_documents(structure, job.current, job.keys),
-                              question_documents(structure, job.current)):
+        for document in _helper_part(structure, job.current, job.keys):
             urns.append(document.urn)
             documents.append(indexed_document(document))
             if len(documents) >= _BATCH:

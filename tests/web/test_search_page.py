@@ -3,10 +3,14 @@ question, "did you mean"."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from conftest import Client
 from support import text_of
+
+from web.views.search import facet_groups
 
 
 def _query(href: str) -> dict[str, list[str]]:
@@ -41,6 +45,36 @@ def test_results_are_highlighted_and_grouped_by_question(site: Client) -> None:
     assert _query(toggle.get("href"))["group"] == ["0"]
     flat = site.html("/search?q=tabac&cohort=gazel&group=0&lang=en")
     assert not flat.xpath("//ul[@class='members']")
+
+
+def test_group_members_link_each_variable_by_its_wave(site: Client) -> None:
+    doc = site.html("/search?q=tabac&cohort=gazel&lang=en")
+    members = doc.xpath("//ol[@class='results']/li[1]//ul[@class='members']/li/a")
+    assert len(members) > 1
+    for link in members:
+        variable = site.json(link.get("href") + ".json?lang=en")
+        name = text_of(link.find("code"))
+        assert variable["variable"]["name"] == name
+        wave = dict(variable["wave"]["label"])["en"]
+        assert text_of(link) == f"{name} {wave}"
+
+
+def test_the_json_form_builds_no_links_for_the_page(
+        site: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Facet links, snippets and basket buttons are the HTML's: the JSON form skips them
+    (they were most of its time)."""
+    calls: list[str] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append("facet_groups")
+        return facet_groups(*args, **kwargs)
+
+    monkeypatch.setattr("web.views.search.facet_groups", counted)
+    body = site.json("/search.json?q=tabac&cohort=elfe&lang=en")
+    assert body["groups"] and body["facets"]["cohort"]["elfe"] > 0
+    assert calls == []
+    site.html("/search?q=tabac&cohort=elfe&lang=en")
+    assert calls == ["facet_groups"]
 
 
 def test_pagination(site: Client) -> None:

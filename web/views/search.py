@@ -175,16 +175,29 @@ class ResultHit:
 
 
 @dataclass(frozen=True, slots=True)
+class MemberHit:
+    """A variable listed under a group: a link named after its wave."""
+
+    document: SearchDocument
+    url: str
+    wave: str | LangText
+
+    @property
+    def wave_is_text(self) -> bool:
+        return isinstance(self.wave, LangText)
+
+
+@dataclass(frozen=True, slots=True)
 class ResultEntry:
     """One result: a hit, or a question's group (the best hit and its variables by wave)."""
 
     best: ResultHit
-    members: tuple[ResultHit, ...]
+    members: tuple[MemberHit, ...]
     #: Variables in the group (all of them, not only the ones listed).
     size: int
 
     @property
-    def variables(self) -> tuple[ResultHit, ...]:
+    def variables(self) -> tuple[MemberHit, ...]:
         """The group's variables (the question itself left out), in wave order."""
         return tuple(m for m in self.members if m.document.kind == "variable")
 
@@ -237,11 +250,21 @@ def _result_hit(request: Request, hit: Hit, lang: str, state: CatalogueState) ->
     if snippet and snippet.striptags() == title.striptags():
         title, snippet = snippet, Markup("")
     cohort = state.cohort(document.cohort) if document.cohort else None
-    wave_title = state.wave_title(document.wave_urn) if document.wave_urn else None
     return ResultHit(document, label, hit_url(request, document, state), title, snippet,
                      cohort.study.title if cohort and cohort.study.title
                      else document.cohort_label,
-                     wave_title or document.wave)
+                     _wave(document, state))
+
+
+def _member(request: Request, hit: Hit, state: CatalogueState) -> MemberHit:
+    document = hit.document
+    return MemberHit(document, hit_url(request, document, state), _wave(document, state))
+
+
+def _wave(document: SearchDocument, state: CatalogueState) -> str | LangText:
+    """The wave's title as the catalogue knows it, else as the index has it."""
+    wave_title = state.wave_title(document.wave_urn) if document.wave_urn else None
+    return wave_title or document.wave
 
 
 def facet_label(request: Request, facet: str, value: str, fallback: str,
@@ -375,14 +398,13 @@ def run_search(request: Request, members: int = MAX_MEMBERS
 
 
 def search_page(request: Request) -> Page:
+    as_json = wants_json(request)
     # The HTML lists a group's first MEMBERS_SHOWN variables (the question may be one
     # more member): reading the others from the index would be wasted.
-    search, results = run_search(request, MAX_MEMBERS if wants_json(request)
-                                 else MEMBERS_SHOWN + 1)
-    state = resources(request).catalogue.state
+    search, results = run_search(request, MAX_MEMBERS if as_json else MEMBERS_SHOWN + 1)
     lang: str = request.state.lang
 
-    def as_json() -> Mapping[str, object]:
+    def json_body() -> Mapping[str, object]:
         body: dict[str, Any] = results_json(results, lang)
         body["pages"] = results.pages
         body["query"] = {"q": search.text, "filters": {f: list(v) for f, v in
@@ -391,11 +413,20 @@ def search_page(request: Request) -> Page:
                          "group": search.group}
         return body
 
+    # Links, labels and snippets are for the HTML alone: the JSON form skips them (they
+    # were most of its time).
+    data = {} if as_json else _html_data(request, search, results, lang)
+    return Page("search.html", data, json_body)
+
+
+def _html_data(request: Request, search: SearchRequest, results: SearchResults,
+               lang: str) -> dict[str, Any]:
+    state = resources(request).catalogue.state
     if results.groups:
         entries = tuple(ResultEntry(
             _result_hit(request, g.best, lang, state),
-            tuple(_result_hit(request, h, lang, state)
-                  for h in [m for m in g.hits if m.document.kind == "variable"][:MEMBERS_SHOWN]),
+            tuple(_member(request, h, state) for h in
+                  [m for m in g.hits if m.document.kind == "variable"][:MEMBERS_SHOWN]),
             g.size - sum(1 for m in g.hits if m.document.kind != "variable"))
             for g in results.groups)
     else:
@@ -403,7 +434,7 @@ def search_page(request: Request) -> Page:
                         for h in results.hits)
     _ = gettext_for(request)
     base = url_for(request, "search")
-    data = {
+    return {
         "search": search, "results": results, "entries": entries,
         "facets": facet_groups(request, search, results, state),
         "active": active_filters(request, search, state),
@@ -414,7 +445,6 @@ def search_page(request: Request) -> Page:
                                                    page=None)),
         "crumbs": [*crumbs_home(request), Crumb(_("Search"))],
     }
-    return Page("search.html", data, as_json)
 
 
 _FACET_PARAMS = tuple(

@@ -20,9 +20,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, quote_plus
 from weakref import WeakKeyDictionary
 
 from babel.numbers import format_decimal
@@ -135,9 +136,17 @@ def _url_formats(routes: Iterable[Any]) -> dict[str, _PathFormat]:
 
 
 def with_query(url: str, pairs: Iterable[tuple[str, object]]) -> str:
-    """``url`` with a query string made of ``pairs`` (repeated keys kept)."""
-    query = urlencode([(k, str(v)) for k, v in pairs])
+    """``url`` with a query string made of ``pairs`` (repeated keys kept), as
+    ``urlencode`` writes it.
+
+    A search page links every facet value with the whole search in its query string:
+    the same few keys and values quoted again and again (a tenth of the page's time
+    with ``urlencode``), hence quoting through a cache."""
+    query = "&".join(f"{_quoted(k)}={_quoted(str(v))}" for k, v in pairs)
     return f"{url}?{query}" if query else url
+
+
+_quoted = lru_cache(maxsize=4096)(quote_plus)
 
 
 @dataclass(slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from conftest import Client
@@ -12,7 +13,7 @@ from jinja2.runtime import Context
 from starlette.requests import Request
 from starlette.routing import Mount, Route
 
-from web.templating import path_param, rendering, url_for
+from web.templating import path_param, rendering, url_for, with_query
 
 
 def _request(site: Client) -> Request:
@@ -45,6 +46,21 @@ def test_odd_characters_are_percent_encoded_and_urn_colons_kept(site: Client) ->
         "http://testserver/requests/3/pdf/fr")
     assert url_for(request, "static", path="catalogue.js") == (
         "http://testserver/static/catalogue.js")
+
+
+@pytest.mark.parametrize("pairs", [
+    [],
+    [("q", "tabac")],
+    [("q", "fumeur « actif » & ex-fumeur"), ("cohort", "gazel"), ("cohort", "elfe"),
+     ("page", 3), ("group", "0")],
+    [("wave", "urn:ddi:fr.x:su 1/2?#"), ("next", "/search?q=a+b&lang=fr"), ("n", 10.5)],
+    [("é t", "~-_.*'()!"), ("empty", "")],
+])
+def test_query_strings_are_those_of_urlencode(pairs: list[tuple[str, object]]) -> None:
+    for _ in range(2):  # the second time through the quoting cache
+        built = with_query("/search", pairs)
+        query = urlencode([(k, str(v)) for k, v in pairs])
+        assert built == ("/search?" + query if query else "/search")
 
 
 def test_pages_render_without_a_context_per_helper_call(

@@ -401,10 +401,11 @@ async def drive(port: int, connections: int, duration: float, variables: int,
     warm_until = time.monotonic() + min(5.0, duration / 3)
     await asyncio.gather(*(_worker(port, urls, warm_until, defaultdict(list),
                                    defaultdict(int)) for _ in range(4)))
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     await asyncio.gather(*(_worker(port, urls, started + duration, samples, errors)
                            for _ in range(connections)))
     elapsed = time.monotonic() - started
+    driver_cpu = time.process_time() - cpu_started
     # The baseline, same server, same connections: a cached page, what the HTTP server and
     # the middleware cost with no catalogue work at all.
     floor: dict[str, list[float]] = defaultdict(list)
@@ -413,7 +414,8 @@ async def drive(port: int, connections: int, duration: float, variables: int,
     floor_started = time.monotonic()
     await asyncio.gather(*(_worker(port, cached, floor_started + FLOOR_SECONDS, floor,
                                    floor_errors) for _ in range(connections)))
-    return {"elapsed": elapsed, "samples": dict(samples), "errors": dict(errors),
+    return {"elapsed": elapsed, "driver_cpu": driver_cpu, "samples": dict(samples),
+            "errors": dict(errors),
             "floor": {"elapsed": time.monotonic() - floor_started, "samples": floor["floor"],
                       "errors": floor_errors["floor"]}}
 
@@ -431,6 +433,8 @@ def report(result: dict[str, object], connections: int) -> None:
         everything.extend(values)
         _row(kind, values, elapsed, errors.get(kind, 0))
     _row("all", sorted(everything), elapsed, sum(errors.values()))
+    print(f"the load generator took {float(result['driver_cpu']) / elapsed:.0%} of a core "  # type: ignore[arg-type]
+          "during the mix")
     floor: dict[str, Any] = result["floor"]  # type: ignore[assignment]
     print(f"baseline: {FLOOR_PATH} alone, {FLOOR_SECONDS:.0f} s, same connections:")
     _row("floor", sorted(floor["samples"]), float(floor["elapsed"]), int(floor["errors"]))

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, TypedDict
 
 import nh3
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.requests import Request
 
 from catalogue.browse import CatalogueState
@@ -23,7 +24,7 @@ from search.documents import SearchDocument
 from search.facets import FACET_NAMES
 from search.query import MAX_MEMBERS, MAX_PAGE_SIZE, Filters, SearchQuery
 from search.results import FacetCounts, Hit, SearchResults
-from web.i18n import gettext_for
+from web.i18n import gettext_for, lang_text
 from web.resources import resources
 from web.routing import Page, QueryParam, Resource, wants_json
 from web.templating import url_for, with_query
@@ -126,14 +127,11 @@ def _check_values(filters: Filters, state: CatalogueState) -> None:
 @dataclass(frozen=True, slots=True)
 class FacetLink:
     value: str
-    label: str | LangText
+    #: The value's label in the page language (escaped, marked when in another one).
+    label: Markup
     count: int
     selected: bool
     url: str
-
-    @property
-    def is_text(self) -> bool:
-        return isinstance(self.label, LangText)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,16 +160,9 @@ class ResultHit:
     title: Markup
     #: Another text that matched (empty when the label is what matched).
     snippet: Markup
-    cohort: str | LangText
-    wave: str | LangText
-
-    @property
-    def wave_is_text(self) -> bool:
-        return isinstance(self.wave, LangText)
-
-    @property
-    def cohort_is_text(self) -> bool:
-        return isinstance(self.cohort, LangText)
+    #: The cohort's and the wave's titles in the page language (see :func:`shown`).
+    cohort: Markup
+    wave: Markup
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,11 +171,7 @@ class MemberHit:
 
     document: SearchDocument
     url: str
-    wave: str | LangText
-
-    @property
-    def wave_is_text(self) -> bool:
-        return isinstance(self.wave, LangText)
+    wave: Markup
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,12 +204,8 @@ class PageLink:
 @dataclass(frozen=True, slots=True)
 class ActiveFilter:
     facet: str
-    label: str | LangText
+    label: Markup
     remove_url: str
-
-    @property
-    def is_text(self) -> bool:
-        return isinstance(self.label, LangText)
 
 
 def _safe_snippet(snippet: str) -> Markup:
@@ -251,20 +234,30 @@ def _result_hit(request: Request, hit: Hit, lang: str, state: CatalogueState) ->
         title, snippet = snippet, Markup("")
     cohort = state.cohort(document.cohort) if document.cohort else None
     return ResultHit(document, label, hit_url(request, document, state), title, snippet,
-                     cohort.study.title if cohort and cohort.study.title
-                     else document.cohort_label,
-                     _wave(document, state))
+                     shown(cohort.study.title if cohort and cohort.study.title
+                           else document.cohort_label, lang),
+                     shown(_wave(document, state), lang))
 
 
-def _member(request: Request, hit: Hit, state: CatalogueState) -> MemberHit:
+def _member(request: Request, hit: Hit, lang: str, state: CatalogueState) -> MemberHit:
     document = hit.document
-    return MemberHit(document, hit_url(request, document, state), _wave(document, state))
+    return MemberHit(document, hit_url(request, document, state),
+                     shown(_wave(document, state), lang))
 
 
 def _wave(document: SearchDocument, state: CatalogueState) -> str | LangText:
     """The wave's title as the catalogue knows it, else as the index has it."""
     wave_title = state.wave_title(document.wave_urn) if document.wave_urn else None
     return wave_title or document.wave
+
+
+@lru_cache(maxsize=1024)
+def shown(value: str | LangText, lang: str) -> Markup:
+    """A label as the page shows it: a DDI text in ``lang`` (else marked with its own
+    language), a plain string escaped. Pages of results show the same few cohort, wave
+    and facet labels over and over: in Python, once, rather than a template test and
+    call each time."""
+    return lang_text(value, lang) if isinstance(value, LangText) else escape(value)
 
 
 def facet_label(request: Request, facet: str, value: str, fallback: str,
@@ -301,6 +294,7 @@ def facet_titles(_: Any) -> dict[str, str]:
 def facet_groups(request: Request, search: SearchRequest, results: SearchResults,
                  state: CatalogueState) -> tuple[FacetGroup, ...]:
     base = url_for(request, "search")
+    lang: str = request.state.lang
     _ = gettext_for(request)
     titles, names = facet_titles(_), _value_names(_)
     groups = []
@@ -314,9 +308,9 @@ def facet_groups(request: Request, search: SearchRequest, results: SearchResults
         for value in counts.values:
             chosen = [v for v in current if v != value.value] if value.selected \
                 else [*current, value.value]
-            links.append(FacetLink(value.value, facet_label(request, name, value.value,
-                                                            value.label, state, names),
-                                   value.count, value.selected,
+            label = facet_label(request, name, value.value, value.label, state, names)
+            links.append(FacetLink(value.value, shown(label, lang), value.count,
+                                   value.selected,
                                    with_query(base, search.pairs(facet=(name, chosen)))))
         groups.append(FacetGroup(name, titles[name], tuple(links)))
     return tuple(groups)
@@ -325,14 +319,15 @@ def facet_groups(request: Request, search: SearchRequest, results: SearchResults
 def active_filters(request: Request, search: SearchRequest,
                    state: CatalogueState) -> tuple[ActiveFilter, ...]:
     base = url_for(request, "search")
+    lang: str = request.state.lang
     names = _value_names(gettext_for(request))
     out = []
     for facet, values in search.filters.active():
         for value in values:
             rest = [(f, v) for f, vs in search.filters.active() for v in vs
                     if (f, v) != (facet, value)]
-            out.append(ActiveFilter(facet, facet_label(request, facet, value, value, state,
-                                                       names),
+            label = facet_label(request, facet, value, value, state, names)
+            out.append(ActiveFilter(facet, shown(label, lang),
                                     with_query(base, search.pairs(
                                         filters=Filters.from_pairs(rest)))))
     return tuple(out)
@@ -425,7 +420,7 @@ def _html_data(request: Request, search: SearchRequest, results: SearchResults,
     if results.groups:
         entries = tuple(ResultEntry(
             _result_hit(request, g.best, lang, state),
-            tuple(_member(request, h, state) for h in
+            tuple(_member(request, h, lang, state) for h in
                   [m for m in g.hits if m.document.kind == "variable"][:MEMBERS_SHOWN]),
             g.size - sum(1 for m in g.hits if m.document.kind != "variable"))
             for g in results.groups)

@@ -39,7 +39,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote
@@ -460,6 +460,17 @@ def _row(kind: str, values: list[float], elapsed: float, errors: int) -> None:
           f"{_pct(values, 99) * 1000:>9.1f}{errors:>8}")
 
 
+def _run(main: Coroutine[Any, Any, dict[str, object]]) -> dict[str, object]:
+    """Run the load on uvloop (installed with uvicorn's standard extras) when it is there:
+    the load generator shares the server's cores, and asyncio's own loop takes about
+    twice its CPU for the same requests."""
+    try:
+        import uvloop  # noqa: PLC0415 - optional
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--variables", type=int, default=200_000)
@@ -475,8 +486,8 @@ def main() -> None:
     parser.add_argument("--drive", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drive:  # the load generator's own process
-        result = asyncio.run(drive(args.drive, args.connections, args.duration,
-                                   args.variables, args.waves, args.uniform))
+        result = _run(drive(args.drive, args.connections, args.duration,
+                            args.variables, args.waves, args.uniform))
         print(json.dumps(result))
         return
     prepare(args.data, args.schemas, args.variables, args.waves)

@@ -72,6 +72,8 @@ NS = ('xmlns:ddi="ddi:instance:3_3" xmlns:r="ddi:reusable:3_3" xmlns:g="ddi:grou
 CODE_LISTS = 40
 #: The baseline: a page served from the page cache (no store, no index, no template).
 FLOOR_PATH, FLOOR_SECONDS = "/", 5.0
+#: Latency is also printed for the requests started in each slice of the run.
+SLICE_SECONDS = 3.0
 
 
 # -- the synthetic cohort --------------------------------------------------------------------
@@ -370,7 +372,8 @@ async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
 
 
 async def _worker(port: int, urls: Iterator[tuple[str, str]], until: float,
-                  samples: dict[str, list[float]], errors: dict[str, int]) -> None:
+                  samples: dict[str, list[float]], errors: dict[str, int],
+                  timeline: list[tuple[float, float]] | None = None) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     while time.monotonic() < until:
         kind, path = next(urls)
@@ -389,6 +392,8 @@ async def _worker(port: int, urls: Iterator[tuple[str, str]], until: float,
         if status != 200:
             errors[kind] += 1
         samples[kind].append(elapsed)
+        if timeline is not None:
+            timeline.append((started, elapsed))
     writer.close()
 
 
@@ -402,8 +407,10 @@ async def drive(port: int, connections: int, duration: float, variables: int,
     await asyncio.gather(*(_worker(port, urls, warm_until, defaultdict(list),
                                    defaultdict(int)) for _ in range(4)))
     started, cpu_started = time.monotonic(), time.process_time()
-    await asyncio.gather(*(_worker(port, urls, started + duration, samples, errors)
-                           for _ in range(connections)))
+    origin = time.perf_counter()  # the clock of the timeline
+    timeline: list[tuple[float, float]] = []
+    await asyncio.gather(*(_worker(port, urls, started + duration, samples, errors,
+                                   timeline) for _ in range(connections)))
     elapsed = time.monotonic() - started
     driver_cpu = time.process_time() - cpu_started
     # The baseline, same server, same connections: a cached page, what the HTTP server and
@@ -415,9 +422,19 @@ async def drive(port: int, connections: int, duration: float, variables: int,
     await asyncio.gather(*(_worker(port, cached, floor_started + FLOOR_SECONDS, floor,
                                    floor_errors) for _ in range(connections)))
     return {"elapsed": elapsed, "driver_cpu": driver_cpu, "samples": dict(samples),
+            "slices": _slices(timeline, origin),
             "errors": dict(errors),
             "floor": {"elapsed": time.monotonic() - floor_started, "samples": floor["floor"],
                       "errors": floor_errors["floor"]}}
+
+
+def _slices(timeline: list[tuple[float, float]], origin: float) -> list[list[float]]:
+    """p50 and p95 of the requests started in each slice of :data:`SLICE_SECONDS`: the
+    first slices show the caches warming up, a bad slice a stall."""
+    by_slice: dict[int, list[float]] = defaultdict(list)
+    for started, elapsed in timeline:
+        by_slice[int((started - origin) // SLICE_SECONDS)].append(elapsed)
+    return [[statistics.median(v), _pct(sorted(v), 95)] for _, v in sorted(by_slice.items())]
 
 
 def report(result: dict[str, object], connections: int) -> None:
@@ -433,6 +450,9 @@ def report(result: dict[str, object], connections: int) -> None:
         everything.extend(values)
         _row(kind, values, elapsed, errors.get(kind, 0))
     _row("all", sorted(everything), elapsed, sum(errors.values()))
+    slices: list[list[float]] = result["slices"]  # type: ignore[assignment]
+    print(f"p50/p95 ms by {SLICE_SECONDS:.0f} s slice: " + "  ".join(
+        f"{p50 * 1000:.0f}/{p95 * 1000:.0f}" for p50, p95 in slices))
     print(f"the load generator took {float(result['driver_cpu']) / elapsed:.0%} of a core "  # type: ignore[arg-type]
           "during the mix")
     floor: dict[str, Any] = result["floor"]  # type: ignore[assignment]

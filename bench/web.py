@@ -10,7 +10,8 @@ start ``catalogue serve --workers N``; then, from a separate process, keep C con
 busy for D seconds over a mix of pages (search, variable, question, cohort, wave, home; HTML
 and JSON) with a small keep-alive HTTP/1.1 client on asyncio that asks as a browser does
 (in French, accepting gzip, opening a new connection when a response says
-``Connection: close``) and costs little CPU next to the server on the same machine.
+``Connection: close``), on uvloop when it is installed: it shares the server's cores,
+and prints its share of one.
 Prints throughput, p50/p95/p99 latency and errors per kind of page, and overall, then the
 baseline measured in the same run: the same connections on the home page for 5 s, served
 from the page cache (the HTTP server, the middleware and a cache lookup: the best any

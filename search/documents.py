@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast, get_args
 
+import orjson
+
 from catalogue.model import parse_urn, primary_language
 from search.errors import InvalidDocument
 
@@ -101,8 +103,10 @@ class SearchDocument:
         return _ENCODER.encode(record)
 
     @staticmethod
-    def from_json(text: str) -> SearchDocument:
-        record = json.loads(text)
+    def from_json(text: str | bytes) -> SearchDocument:
+        """The document :meth:`to_json` wrote (UTF-8 bytes as well: orjson reads them as
+        they come out of the index; a search reads a hundred documents or more)."""
+        record = orjson.loads(text)
         return SearchDocument(
             urn=record["urn"],
             kind=record["kind"],

@@ -222,8 +222,8 @@ class TantivyEngine(IndexedEngine[_Snapshot, tantivy.DocAddress]):
     def _documents(self, snapshot: _Snapshot,
                    refs: Sequence[tantivy.DocAddress]) -> list[SearchDocument]:
         searcher = snapshot.searcher
-        return [SearchDocument.from_json(bytes(searcher.doc(ref).get_first(STORED) or b"{}")
-                                         .decode("utf-8")) for ref in refs]
+        return [SearchDocument.from_json(bytes(searcher.doc(ref).get_first(STORED) or b"{}"))
+                for ref in refs]
 
     def _ref_key(self, ref: tantivy.DocAddress) -> Hashable:
         return ref.segment_ord, ref.doc

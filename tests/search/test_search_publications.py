@@ -115,6 +115,8 @@ def test_documents_must_have_a_versioned_urn_and_known_values() -> None:
 def test_documents_round_trip_through_json(documents: list[SearchDocument]) -> None:
     for document in documents:
         assert SearchDocument.from_json(document.to_json()) == document
+        # as the index hands it back: UTF-8 bytes
+        assert SearchDocument.from_json(document.to_json().encode("utf-8")) == document
 
 
 def test_a_large_rebuild_keeps_every_document(empty_engine: SearchEngine,

@@ -81,12 +81,10 @@ def url_for(request: Request, name: str, /, **params: Any) -> str:
             str(request.base_url).rstrip("/"), formats)
     base, formats = known
     found = formats.get(name)
-    if found is None:
-        pass
-    elif found.single is not None:
+    if found is not None and found.single is not None:
         if len(params) == 1 and found.single in params:
             return base + found.prefix + path_param(params[found.single]) + found.suffix
-    elif found.names == params.keys():
+    elif found is not None and found.names == params.keys():
         path = found.path
         for key, value in params.items():
             path = path.replace("{" + key + "}", path_param(value))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from abc import abstractmethod
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Generic, TypeVar
 
 from search.analysis import Analyzer, is_suggestable
@@ -40,6 +40,9 @@ _PREFIX_CACHE_SIZE = 256
 #: reads up to 20 members for each of its 20 groups, and popular questions come back
 #: search after search; decoding them was most of a grouped search's time.
 _DOCUMENT_CACHE_SIZE = 5_000
+#: Groups of up to this many matches have all their matches read at once (see
+#: ``_members_of``).
+_MEMBERS_AT_ONCE = 100
 
 
 class IndexedEngine(SearchEngine, Generic[SnapshotT, RefT]):
@@ -92,14 +95,16 @@ class IndexedEngine(SearchEngine, Generic[SnapshotT, RefT]):
         """The group of each of ``refs``, as any value equal for equal group keys."""
 
     @abstractmethod
-    def _group_total(self, snapshot: SnapshotT, plan: TextPlan | None,
-                     filters: Filters) -> int:
-        """How many distinct groups the matches fall into."""
+    def _group_sizes(self, snapshot: SnapshotT, plan: TextPlan | None,
+                     filters: Filters) -> Mapping[Hashable, int]:
+        """The groups the matches fall into (as :meth:`_group_ids` names them), each with
+        its number of matches."""
 
     @abstractmethod
-    def _group_members(self, snapshot: SnapshotT, plan: TextPlan | None, filters: Filters,
-                       group: Hashable, limit: int) -> tuple[int, list[tuple[RefT, float]]]:
-        """Matches of one group (as returned by :meth:`_group_ids`): count and best ones."""
+    def _members(self, snapshot: SnapshotT, plan: TextPlan | None, filters: Filters,
+                 groups: Sequence[Hashable], limit: int) -> list[tuple[RefT, float]]:
+        """The first ``limit`` matches that belong to ``groups`` (as :meth:`_group_ids`
+        names them), in :meth:`_top`'s order."""
 
     @abstractmethod
     def _holds(self, snapshot: SnapshotT, field: str, term: str) -> bool:
@@ -246,7 +251,8 @@ class IndexedEngine(SearchEngine, Generic[SnapshotT, RefT]):
     def _grouped(self, snapshot: SnapshotT, plan: TextPlan | None, query: SearchQuery,
                  hit: Callable[[SearchDocument, float], Hit],
                  ) -> tuple[int, tuple[GroupedHit, ...]]:
-        total = self._group_total(snapshot, plan, query.filters)
+        sizes = self._group_sizes(snapshot, plan, query.filters)
+        total = len(sizes)
         if query.offset >= total:
             return total, ()
         # Groups rank by their best member: walk hits in rank order, collecting new
@@ -265,10 +271,11 @@ class IndexedEngine(SearchEngine, Generic[SnapshotT, RefT]):
             if not refs or offset >= count:
                 break
             batch *= 2
+        found = self._members_of(snapshot, plan, query, order[query.offset:needed], sizes)
         groups: list[GroupedHit] = []
-        for group in order[query.offset:needed]:
-            size, refs = self._group_members(snapshot, plan, query.filters, group,
-                                             query.members)
+        for group, refs in found.items():
+            size = sizes.get(group, len(refs))
+            refs = refs[:query.members]
             documents = self._cached_documents(snapshot, [ref for ref, _ in refs])
             members = sorted((Hit(d, score) for d, (_, score) in zip(documents, refs,
                                                                      strict=True)),
@@ -281,6 +288,29 @@ class IndexedEngine(SearchEngine, Generic[SnapshotT, RefT]):
             groups.append(GroupedHit(members[0].document.effective_group_key,
                                      tuple(members), size))
         return total, tuple(groups)
+
+    def _members_of(self, snapshot: SnapshotT, plan: TextPlan | None, query: SearchQuery,
+                    page: Sequence[Hashable], sizes: Mapping[Hashable, int]
+                    ) -> dict[Hashable, list[tuple[RefT, float]]]:
+        """The best members of each group of a page, in :meth:`_top`'s order.
+
+        A group is one question in each wave, a few dozen matches at most: one search
+        brings every match of every such group on the page, where a search per group
+        was the larger part of a grouped search's time. A larger group gets a search of
+        its own, for its best members only."""
+        found: dict[Hashable, list[tuple[RefT, float]]] = {group: [] for group in page}
+        together = [g for g in page if 0 < sizes.get(g, 0) <= _MEMBERS_AT_ONCE]
+        if together:
+            refs = self._members(snapshot, plan, query.filters, together,
+                                 sum(sizes[g] for g in together))
+            for ref, group in zip(refs, self._group_ids(snapshot, [r for r, _ in refs]),
+                                  strict=True):
+                found[group].append(ref)
+        for group in page:
+            if group not in together:
+                found[group] = self._members(snapshot, plan, query.filters, [group],
+                                             query.members)
+        return found
 
 
 def _wave_order(hit: Hit) -> tuple[tuple[int, ...], str, str]:

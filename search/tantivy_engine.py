@@ -234,21 +234,28 @@ class TantivyEngine(IndexedEngine[_Snapshot, tantivy.DocAddress]):
             return []
         return list(snapshot.searcher.fast_field_values(GROUP_HASH, list(refs)))
 
-    def _group_total(self, snapshot: _Snapshot, plan: TextPlan | None,
-                     filters: Filters) -> int:
+    def _group_sizes(self, snapshot: _Snapshot, plan: TextPlan | None,
+                     filters: Filters) -> dict[Hashable, int]:
         request = {"groups": {"terms": {"field": GROUP_HASH, "size": 10_000_000}}}
         result = snapshot.searcher.aggregate(self._query(snapshot, plan, filters), request)
-        return len(result["groups"]["buckets"])
+        return {bucket["key"]: int(bucket["doc_count"])
+                for bucket in result["groups"]["buckets"]}
 
-    def _group_members(self, snapshot: _Snapshot, plan: TextPlan | None, filters: Filters,
-                       group: Hashable,
-                       limit: int) -> tuple[int, list[tuple[tantivy.DocAddress, float]]]:
+    def _members(self, snapshot: _Snapshot, plan: TextPlan | None, filters: Filters,
+                 groups: Sequence[Hashable],
+                 limit: int) -> list[tuple[tantivy.DocAddress, float]]:
+        # The groups' term scores nothing, so members keep the scores (and the order)
+        # they have among all matches.
+        in_groups = Query.const_score_query(
+            Query.term_set_query(self._schema, GROUP_HASH, list(groups)), 0.0)
         query = Query.boolean_query([
-            (Occur.Must, self._query(snapshot, plan, filters)),
-            (Occur.Must, Query.term_query(self._schema, GROUP_HASH, group)),
-        ])
-        result = snapshot.searcher.search(query, limit, count=True)
-        return _total(result), [(address, float(score)) for score, address in result.hits]
+            (Occur.Must, self._query(snapshot, plan, filters)), (Occur.Must, in_groups)])
+        if plan is None:
+            result = snapshot.searcher.search(query, limit, order_by_field=SORT,
+                                              order=tantivy.Order.Asc)
+            return [(address, 0.0) for _, address in result.hits]
+        result = snapshot.searcher.search(query, limit)
+        return [(address, float(score)) for score, address in result.hits]
 
     def _holds(self, snapshot: _Snapshot, field: str, term: str) -> bool:
         return snapshot.searcher.doc_freq(field, term) > 0

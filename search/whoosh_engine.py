@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -273,32 +274,32 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
         groups = snapshot.groups()
         return [groups[docnum] for docnum in refs]
 
-    def _group_total(self, snapshot: WhooshSnapshot, plan: TextPlan | None,
-                     filters: Filters) -> int:
+    def _group_sizes(self, snapshot: WhooshSnapshot, plan: TextPlan | None,
+                     filters: Filters) -> dict[Hashable, int]:
         selected = self._matching(snapshot, plan)
         allowed = snapshot.filter_bits(filters)
         if allowed is not None:
             selected &= allowed
         groups = snapshot.groups()
-        return len({groups[docnum] for docnum in documents_of(selected)})
+        return dict(Counter(groups[docnum] for docnum in documents_of(selected)))
 
-    def _group_members(self, snapshot: WhooshSnapshot, plan: TextPlan | None,
-                       filters: Filters, group: Hashable,
-                       limit: int) -> tuple[int, list[tuple[int, float]]]:
+    def _members(self, snapshot: WhooshSnapshot, plan: TextPlan | None, filters: Filters,
+                 groups: Sequence[Hashable], limit: int) -> list[tuple[int, float]]:
         # A group has a handful of documents: test each against the cached matches rather
-        # than running the text query again, restricted to the group.
+        # than running the text query again, restricted to the groups.
         selected = self._matching(snapshot, plan)
         allowed = snapshot.filter_bits(filters)
         if allowed is not None:
             selected &= allowed
         members = BitFilter(selected)
-        docnums = [d for d in snapshot.reader.postings(GROUP, str(group)).all_ids()
-                   if d in members]
-        if plan is None:
-            return len(docnums), [(d, 0.0) for d in docnums[:limit]]
+        docnums = sorted({d for group in groups
+                          for d in snapshot.reader.postings(GROUP, str(group)).all_ids()
+                          if d in members})
+        if plan is None:  # in browse order, as _top gives them
+            return [(d, 0.0) for d in snapshot.in_browse_order(docnums)[:limit]]
         scores = self._ranking(snapshot, plan).score_of()
         ranked = sorted(((d, scores[d]) for d in docnums), key=lambda pair: -pair[1])
-        return len(docnums), ranked[:limit]
+        return ranked[:limit]
 
     def _holds(self, snapshot: WhooshSnapshot, field: str, term: str) -> bool:
         return bool(snapshot.reader.doc_frequency(field, term))

@@ -155,6 +155,11 @@ class WhooshSnapshot:
                                                    key=lambda d: (keys[d], d)))
         return self._browse_order
 
+    def in_browse_order(self, docnums: Iterable[int]) -> list[int]:
+        """``docnums`` (live documents) sorted as :meth:`browse_order` has them."""
+        keys = self.reader.column_reader(SORT)
+        return sorted(docnums, key=lambda d: (keys[d], d))
+
     def groups(self) -> list[str]:
         """The group key of every document, by document number."""
         if self._groups is None and self.size == 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 
 import lxml.html
@@ -12,7 +13,7 @@ from search.engine import SearchEngine, ranked_urns
 from search.errors import InvalidSearch
 from search.query import Filters, SearchQuery
 from search.results import SearchResults
-from tests.search.conftest import corpus
+from tests.search.conftest import CONSTANCES, constances, corpus, publish
 
 CORPUS_SIZE = 17
 TOBACCO_QUESTION = "urn:ddi:fr.inserm.constances:q-tabac:1"
@@ -248,3 +249,55 @@ def test_ranked_urns_serves_relevance_tests(engine: SearchEngine) -> None:
     assert ranked_urns(engine, "tabac", Filters(cohort=("elfe",))) == [
         "urn:ddi:fr.ined.elfe:v-tabac-mere:1"]
     assert len(ranked_urns(engine, "", limit=3)) == 3
+
+
+def scattered_groups() -> list[SearchDocument]:
+    """Forty questions asked in up to twelve waves and one in 110, their variables' labels repeating
+    "tabac" more or less, their names starting with the wave: a group's members rank
+    far apart, among other groups', by score and by name."""
+    docs = []
+    for q in range(41):
+        for wave in range(1 + q % 12 if q < 40 else 110):  # and a very large group
+            repeats = 1 + (q * 7 + wave * 5) % 6
+            docs.append(constances(
+                f"v-{q}-{wave}", wave=wave % 6, name=f"V{wave:02}_{q:02}",
+                group_key=f"{CONSTANCES}:q-{q}:1",
+                label=(("fr", " ".join(["tabac"] * repeats + ["mot"] * (6 - repeats))),),
+                topics=("Tobacco",) if wave % 3 else ("Alcohol",)))
+    # indexed out of name order, which is the browse order
+    random.Random(5).shuffle(docs)
+    return docs
+
+
+@pytest.mark.parametrize("text", ["tabac", ""])
+@pytest.mark.parametrize(("page", "page_size", "members"),
+                         [(1, 1, 20), (2, 1, 20), (1, 3, 2), (3, 2, 7), (4, 2, 5), (1, 20, 20)])
+def test_groups_hold_the_best_members_of_the_plain_ranking(
+        empty_engine: SearchEngine, text: str, page: int, page_size: int,
+        members: int) -> None:
+    """Grouped results agree with the ungrouped ranking: groups in the order of their
+    best match, each with its size and its first ``members`` matches in that ranking,
+    whether the group's members were met while ranking groups or searched for."""
+    docs = scattered_groups()
+    publish(empty_engine, docs)
+    group_of = {d.urn: d.group_key for d in docs}
+    for filters in (Filters(), Filters(topic=("Tobacco",))):
+        ranking: list[str] = []
+        for number in (1, 2, 3, 4):  # the corpus holds 354 documents
+            ranking += empty_engine.search(SearchQuery(text, filters=filters, page=number,
+                                                       page_size=100)).urns()
+        assert len(ranking) == len(set(ranking)) == empty_engine.search(
+            SearchQuery(text, filters=filters)).total
+        expected: dict[str, list[str]] = {}
+        for urn in ranking:
+            expected.setdefault(group_of[urn], []).append(urn)
+        grouped = empty_engine.search(SearchQuery(text, filters=filters, group=True,
+                                                  page=page, page_size=page_size,
+                                                  members=members))
+        keys = list(expected)[(page - 1) * page_size:page * page_size]
+        assert grouped.total == len(expected)
+        assert [g.group_key for g in grouped.groups] == keys
+        for group in grouped.groups:
+            assert group.size == len(expected[group.group_key])
+            assert sorted(h.urn for h in group.hits) == sorted(
+                expected[group.group_key][:members])

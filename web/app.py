@@ -41,7 +41,7 @@ from web.i18n import LanguageMiddleware, Translator, load_translations
 from web.resources import open_resources
 from web.routing import Resource, resource_routes
 from web.security import SecurityHeadersMiddleware
-from web.templating import build_templates
+from web.templating import build_templates, load_all
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None, *,
             with batch_collection():
                 app.state.resources = await stack.enter_async_context(
                     open_resources(settings))
+                load_all(app.state.templates)
                 for module in loaded:
                     hook = getattr(module, "lifespan", None)
                     if hook is not None:

@@ -27,7 +27,13 @@ from urllib.parse import quote, quote_plus
 from weakref import WeakKeyDictionary
 
 from babel.numbers import format_decimal
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    Environment,
+    FileSystemBytecodeCache,
+    FileSystemLoader,
+    StrictUndefined,
+    select_autoescape,
+)
 from markupsafe import Markup
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -201,6 +207,11 @@ def build_templates(translator: Translator, *, directories: Iterable[Path] = (),
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,
+        # Compiling the templates takes about a second: each worker of each start did
+        # it again, on its first requests, while the others queued. Jinja2 keeps their
+        # compiled form in a directory of its own under the system's temporary one
+        # (private to the user), keyed by name and checked against the source.
+        bytecode_cache=FileSystemBytecodeCache(),
     )
     env.policies["ext.i18n.trimmed"] = True
     translator.install(env, lambda: rendering().lang)
@@ -216,6 +227,16 @@ def build_templates(translator: Translator, *, directories: Iterable[Path] = (),
     env.filters["number"] = _number
     env.filters["with_query"] = lambda url, pairs: with_query(url, pairs)
     return CatalogueTemplates(env=env, context_processors=list(context_processors))
+
+
+def load_all(templates: CatalogueTemplates) -> int:
+    """Load every template now (a worker does it as it starts, not on its first
+    requests): about 35 ms with their compiled form cached, a second without."""
+    env = templates.env
+    names = env.list_templates()
+    for name in names:
+        env.get_template(name)
+    return len(names)
 
 
 def _url_for(name: str, /, **params: Any) -> str:

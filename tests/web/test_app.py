@@ -45,3 +45,16 @@ def test_a_serving_worker_makes_full_garbage_collections_rare(
     assert serving == (700, 10, FULL_COLLECTION_EVERY)
     assert frozen > 0  # what startup built is out of every pass
     assert after == (700, 10, 10)
+
+
+def test_a_worker_loads_every_template_as_it_starts(published: Published,
+                                                    tmp_path: Path) -> None:
+    # Compiling a template on the first request that needs it made every request behind
+    # it wait (about a second for all of them, in each worker at each start).
+    data = tmp_path / "data"
+    shutil.copytree(published.data_dir, data)
+    with running(data, published.schema_dir) as site:
+        env = site.app.state.templates.env
+        loaded = {name for _loader, name in env.cache.keys()}
+        assert loaded == set(env.list_templates())
+        assert len(loaded) > 40

@@ -16,6 +16,7 @@ once.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
@@ -28,12 +29,14 @@ from weakref import WeakKeyDictionary
 
 from babel.numbers import format_decimal
 from jinja2 import (
+    BytecodeCache,
     Environment,
     FileSystemBytecodeCache,
     FileSystemLoader,
     StrictUndefined,
     select_autoescape,
 )
+from jinja2.bccache import Bucket
 from markupsafe import Markup
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -49,6 +52,8 @@ from web.i18n import (
     lang_text,
     text_lang,
 )
+
+log = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 #: Characters left as they are in a path parameter (URNs keep their colons readable).
@@ -195,6 +200,29 @@ class CatalogueTemplates(Jinja2Templates):
             _RENDERING.reset(token)
 
 
+class _OptionalBytecodeCache(FileSystemBytecodeCache):
+    """A cache that cannot be written (disk full, directory removed) is no reason to
+    fail a page: the template is compiled and served all the same."""
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError as exc:
+            log.warning("compiled template %s not cached: %s", bucket.key, exc)
+
+
+def bytecode_cache() -> BytecodeCache | None:
+    """Where Jinja2 keeps compiled templates: in a directory of its own under the
+    system's temporary one, private to the user, keyed by template and checked against
+    its source. Compiling every template takes about a second, which each worker did at
+    each start; none when no safe directory can be had."""
+    try:
+        return _OptionalBytecodeCache()
+    except (OSError, RuntimeError) as exc:
+        log.warning("templates compiled without a cache: %s", exc)
+        return None
+
+
 def build_templates(translator: Translator, *, directories: Iterable[Path] = (),
                     context_processors: Iterable[ContextProcessor] = (),
                     header_items: Iterable[str] = ()) -> CatalogueTemplates:
@@ -207,11 +235,7 @@ def build_templates(translator: Translator, *, directories: Iterable[Path] = (),
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,
-        # Compiling the templates takes about a second: each worker of each start did
-        # it again, on its first requests, while the others queued. Jinja2 keeps their
-        # compiled form in a directory of its own under the system's temporary one
-        # (private to the user), keyed by name and checked against the source.
-        bytecode_cache=FileSystemBytecodeCache(),
+        bytecode_cache=bytecode_cache(),
     )
     env.policies["ext.i18n.trimmed"] = True
     translator.install(env, lambda: rendering().lang)

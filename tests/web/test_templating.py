@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from conftest import Client
-from jinja2 import Template
+from jinja2 import DictLoader, Environment, FileSystemBytecodeCache, Template
 from jinja2.runtime import Context
 from starlette.requests import Request
 from starlette.routing import Mount, Route
 
-from web.templating import path_param, rendering, url_for, with_query
+from web.i18n import Translator, load_translations
+from web.templating import (
+    build_templates,
+    bytecode_cache,
+    load_all,
+    path_param,
+    rendering,
+    url_for,
+    with_query,
+)
 
 
 def _request(site: Client) -> Request:
@@ -103,3 +115,44 @@ def test_pages_render_without_a_context_per_helper_call(
 def test_helpers_outside_a_render_say_so() -> None:
     with pytest.raises(RuntimeError, match="outside"):
         rendering()
+
+
+def _cache_in(directory: Path, monkeypatch: pytest.MonkeyPatch) -> FileSystemBytecodeCache:
+    monkeypatch.setattr(tempfile, "tempdir", str(directory))
+    cache = bytecode_cache()
+    assert isinstance(cache, FileSystemBytecodeCache)
+    assert Path(cache.directory).parent == directory
+    return cache
+
+
+def test_compiled_templates_are_kept_for_the_next_worker(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = _cache_in(tmp_path, monkeypatch)
+    sources = {"page.html": "{{ 6 * 7 }}"}
+    assert Environment(loader=DictLoader(sources), bytecode_cache=cache).get_template(
+        "page.html").render() == "42"
+    assert len(list(Path(cache.directory).iterdir())) == 1
+    sources["page.html"] = "{{ 6 * 8 }}"  # checked against the source
+    assert Environment(loader=DictLoader(sources), bytecode_cache=cache).get_template(
+        "page.html").render() == "48"
+
+
+def test_a_cache_that_cannot_be_written_fails_no_page(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    cache = _cache_in(tmp_path, monkeypatch)
+    shutil.rmtree(cache.directory)  # e.g. a cleaner emptied the temporary directory
+    env = Environment(loader=DictLoader({"page.html": "{{ 6 * 7 }}"}), bytecode_cache=cache)
+    assert env.get_template("page.html").render() == "42"
+    assert "not cached" in caplog.text
+
+
+def test_without_a_safe_cache_directory_templates_are_compiled_as_before(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    monkeypatch.setattr(tempfile, "tempdir", str(not_a_directory))
+    templates = build_templates(Translator(load_translations()))
+    assert templates.env.bytecode_cache is None
+    assert load_all(templates) > 40
+    assert list(tmp_path.iterdir()) == [not_a_directory]

@@ -252,9 +252,9 @@ def test_ranked_urns_serves_relevance_tests(engine: SearchEngine) -> None:
 
 
 def scattered_groups() -> list[SearchDocument]:
-    """Forty questions asked in up to twelve waves and one in 110, their variables' labels repeating
-    "tabac" more or less, their names starting with the wave: a group's members rank
-    far apart, among other groups', by score and by name."""
+    """Forty questions asked in up to twelve waves and one in 110, their variables'
+    labels repeating "tabac" more or less, their names starting with the wave: a group's
+    members rank far apart, among other groups', by score and by name."""
     docs = []
     for q in range(41):
         for wave in range(1 + q % 12 if q < 40 else 110):  # and a very large group
@@ -277,7 +277,8 @@ def test_groups_hold_the_best_members_of_the_plain_ranking(
         members: int) -> None:
     """Grouped results agree with the ungrouped ranking: groups in the order of their
     best match, each with its size and its first ``members`` matches in that ranking,
-    whether the group's members were met while ranking groups or searched for."""
+    whether a group's members come in one search with the page's other groups or, for
+    the group of 110, in a search of their own."""
     docs = scattered_groups()
     publish(empty_engine, docs)
     group_of = {d.urn: d.group_key for d in docs}

@@ -149,14 +149,14 @@ class WhooshSnapshot:
         if self._browse_order is None and self.size == 0:
             self._browse_order = array("l")  # an empty index has no columns to read
         if self._browse_order is None:
-            keys = self.reader.column_reader(SORT)
             live = BitFilter(self.live)
-            self._browse_order = array("l", sorted((d for d in range(self.size) if d in live),
-                                                   key=lambda d: (keys[d], d)))
+            self._browse_order = array("l", self.in_browse_order(
+                d for d in range(self.size) if d in live))
         return self._browse_order
 
     def in_browse_order(self, docnums: Iterable[int]) -> list[int]:
-        """``docnums`` (live documents) sorted as :meth:`browse_order` has them."""
+        """``docnums`` (live documents) sorted by the sort column, then number: the order
+        of :meth:`browse_order`."""
         keys = self.reader.column_reader(SORT)
         return sorted(docnums, key=lambda d: (keys[d], d))
 

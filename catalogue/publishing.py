@@ -26,6 +26,11 @@ from catalogue.store.records import Publication
 from catalogue.validation import FileCheck, XsdRunner, batch_resolver, open_file, read_file
 from ddi_schemas.findings import FileReport, Finding
 
+#: From this many bytes in a batch, its rows are written by a helper process while this
+#: one reads (see :mod:`catalogue.store.writer_process`): below, starting it (a new
+#: interpreter and its imports, a few hundred ms of the other core) is not worth it.
+WRITER_PROCESS_BYTES = 8 * 1024 * 1024
+
 
 class PublishRefused(InvalidDDI):
     """Nothing was published; ``reports`` says why, file by file."""
@@ -70,8 +75,8 @@ def publish_paths(paths: Sequence[Path], store: Store, schema_dir: Path | None, 
     runner = XsdRunner(schema_dir)
     published_at = now_iso()
     outcome: list[tuple[int, FileCheck, list[Finding], LangText]] = []
-    with store.transaction() as conn:
-        writer = PublicationWriter(conn)
+    large = sum(c.info.size for c in checks if c.info is not None) >= WRITER_PROCESS_BYTES
+    with store.publishing(writer_process=large) as writer:
         for check, name in zip(checks, names, strict=True):
             pid, title = _read_into(writer, runner, check, name, published_at, published_by)
             outcome.append((pid, check, [], title))

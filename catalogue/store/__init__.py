@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from catalogue.store.accounts import AccountQueries
 from catalogue.store.items import ItemQueries
-from catalogue.store.publications import PublicationQueries
+from catalogue.store.publications import PublicationQueries, PublicationWriter, RowWriter
 from catalogue.store.requests import RequestQueries
 from catalogue.store.tables import metadata, publication_sources, publications
 
@@ -87,6 +87,24 @@ class Store(PublicationQueries, ItemQueries, AccountQueries, RequestQueries):
         """All or nothing: committed when the block ends, rolled back on any error."""
         with self.engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def publishing(self, *, writer_process: bool = False) -> Iterator[PublicationWriter]:
+        """A writer of new publications: all of them committed when the block ends, none
+        on any error. With ``writer_process`` (for large batches), the rows are written by
+        a helper process while this one goes on (see :mod:`catalogue.store.writer_process`),
+        or here when it cannot start."""
+        if writer_process:
+            from catalogue.store.writer_process import WriterProcess  # noqa: PLC0415
+
+            remote = WriterProcess.launch(self.url)
+            if remote is not None:
+                with remote:
+                    yield PublicationWriter(remote)
+                    remote.commit()
+                return
+        with self.engine.begin() as conn:
+            yield PublicationWriter(RowWriter(conn))
 
     def close(self) -> None:
         self.engine.dispose()

@@ -8,7 +8,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, Table, and_, delete, func, select, update
 
@@ -75,32 +75,111 @@ class Conflict:
         return f"//{self.element}[@ID='{self.urn.split(':')[3]}']"
 
 
-class PublicationWriter:
-    """Adds the rows of new publications inside one open transaction."""
+#: One item as the writer queues it: its row (``_ITEM_COLUMNS`` without the content hash,
+#: and the XML fragment not yet compressed) and its references (``_EDGE_COLUMNS`` without
+#: the key of the row holding them). Hashing and compressing are left to :class:`RowWriter`,
+#: which may run in the writer process (:mod:`catalogue.store.writer_process`).
+QueuedItem = tuple[tuple[Any, ...], list[tuple[Any, ...]]]
+
+
+class Rows(Protocol):
+    """Where a :class:`PublicationWriter` sends its rows: a :class:`RowWriter` here, or
+    one in the writer process."""
+
+    def start(self, values: dict[str, Any], source: bytes) -> int: ...
+
+    def add(self, queued: list[QueuedItem]) -> None: ...
+
+    def conflicts(self, publication_id: int) -> list[Conflict]: ...
+
+    def finish(self, publication_id: int, values: dict[str, Any]) -> None: ...
+
+
+class RowWriter:
+    """The SQL of adding publications, on a connection whose transaction is open."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self._pending: list[tuple[tuple[Any, ...], list[tuple[Any, ...]]]] = []
-        self._seen: dict[int, set[tuple[str, str, str]]] = {}
-        self._counts: dict[int, dict[str, set[tuple[str, str, str]]]] = {}
-        self._agencies: dict[int, set[str]] = {}
         #: The highest item key already matched to its row (None: not read yet)
         self._last_pk: int | None = None
 
-    def start(self, *, file_name: str, sha256: str, ddi_version: str, root: str,
-              published_at: str, published_by: str | None, source: bytes,
-              source_size: int) -> int:
+    def start(self, values: dict[str, Any], source: bytes) -> int:
         result = self.conn.execute(publications.insert().values(
-            urn="", title="[]", file_name=file_name, sha256=sha256, ddi_version=ddi_version,
-            root=root, valid=False, lenient=False, published_at=published_at,
-            published_by=published_by, report="[]", source_size=source_size,
-            complete=False,
-        ))
+            urn="", title="[]", valid=False, lenient=False, report="[]", complete=False,
+            **values))
         key = result.inserted_primary_key
         assert key is not None
         publication_id = int(key[0])
         self.conn.execute(publication_sources.insert().values(
             publication_id=publication_id, source=source))
+        return publication_id
+
+    def add(self, queued: list[QueuedItem]) -> None:
+        if not queued:
+            return
+        # One executemany, then one query for the keys the rows got: INSERT ... RETURNING
+        # with a guaranteed order runs one statement per row on SQLite. The keys are read
+        # as a range of the primary key (the rows this writer inserted since the last
+        # call): filtering on the publication instead scans all its earlier rows, which
+        # made a 100,000-variable publication quadratic.
+        if self._last_pk is None:
+            self._last_pk = self.conn.execute(select(func.max(items.c.pk))).scalar() or 0
+        _bulk_insert(self.conn, items, _ITEM_COLUMNS, [
+            (*row[:-2], content_hash(row[-2]), row[-2],
+             zlib.compress(row[-1], 1) if row[-1] is not None else None)
+            for row, _ in queued])
+        keys: dict[tuple[int, str, str, str], int] = {}
+        query = select(items.c.pk, items.c.publication_id, items.c.agency, items.c.item_id,
+                       items.c.version).where(items.c.pk > self._last_pk)
+        for found in self.conn.execute(query):
+            keys[(found.publication_id, found.agency, found.item_id, found.version)] = found.pk
+            self._last_pk = max(self._last_pk, found.pk)
+        edge_rows: list[tuple[Any, ...]] = []
+        for row, refs in queued:
+            pk = keys[(row[0], row[1], row[2], row[3])]
+            edge_rows.extend((pk, *ref) for ref in refs)
+        if edge_rows:
+            _bulk_insert(self.conn, edges, _EDGE_COLUMNS, edge_rows)
+
+    def conflicts(self, publication_id: int) -> list[Conflict]:
+        new, old = items.alias("new"), items.alias("old")
+        query = (
+            select(new.c.agency, new.c.item_id, new.c.version, new.c.element, new.c.line,
+                   func.min(old.c.publication_id).label("other"))
+            .select_from(new.join(old, and_(
+                old.c.agency == new.c.agency, old.c.item_id == new.c.item_id,
+                old.c.version_key == new.c.version_key, old.c.version == new.c.version,
+                old.c.publication_id != new.c.publication_id,
+                old.c.content_hash != new.c.content_hash)))
+            .where(new.c.publication_id == publication_id)
+            .group_by(new.c.agency, new.c.item_id, new.c.version, new.c.element, new.c.line)
+        )
+        return [Conflict(Identity(r.agency, r.item_id, r.version).urn, r.element, r.line,
+                         r.other) for r in self.conn.execute(query)]
+
+    def finish(self, publication_id: int, values: dict[str, Any]) -> None:
+        self.conn.execute(update(publications).where(publications.c.id == publication_id)
+                          .values(complete=True, **values))
+
+
+class PublicationWriter:
+    """Adds new publications, item by item, through :class:`Rows` whose transaction is
+    open (see :meth:`catalogue.store.Store.publishing`)."""
+
+    def __init__(self, rows: Rows) -> None:
+        self.rows = rows
+        self._pending: list[QueuedItem] = []
+        self._seen: dict[int, set[tuple[str, str, str]]] = {}
+        self._counts: dict[int, dict[str, set[tuple[str, str, str]]]] = {}
+        self._agencies: dict[int, set[str]] = {}
+
+    def start(self, *, file_name: str, sha256: str, ddi_version: str, root: str,
+              published_at: str, published_by: str | None, source: bytes,
+              source_size: int) -> int:
+        publication_id = self.rows.start(
+            {"file_name": file_name, "sha256": sha256, "ddi_version": ddi_version,
+             "root": root, "published_at": published_at, "published_by": published_by,
+             "source_size": source_size}, source)
         self._seen[publication_id] = set()
         self._counts[publication_id] = {}
         self._agencies[publication_id] = set()
@@ -126,8 +205,7 @@ class PublicationWriter:
             version_key(ident.version), item.kind, item.element, read.versionable,
             item.name[:512], parent.agency if parent else None, parent.id if parent else None,
             parent.version if parent else None, location.line if location else None,
-            content_hash(data), data,
-            zlib.compress(read.xml, 1) if read.xml is not None else None,
+            data, read.xml,
         )
         refs = [(publication_id, position, ref.role, ref.agency, ref.id, ref.version,
                  ref.type_of_object) for position, ref in enumerate(item.references)]
@@ -137,29 +215,9 @@ class PublicationWriter:
         return True
 
     def flush(self) -> None:
-        if not self._pending:
-            return
-        # One executemany, then one query for the keys the rows got: INSERT ... RETURNING
-        # with a guaranteed order runs one statement per row on SQLite. The keys are read
-        # as a range of the primary key (the rows this writer inserted since the last
-        # flush): filtering on the publication instead scans all its earlier rows, which
-        # made a 100,000-variable publication quadratic.
-        if self._last_pk is None:
-            self._last_pk = self.conn.execute(select(func.max(items.c.pk))).scalar() or 0
-        _bulk_insert(self.conn, items, _ITEM_COLUMNS, [row for row, _ in self._pending])
-        keys: dict[tuple[int, str, str, str], int] = {}
-        query = select(items.c.pk, items.c.publication_id, items.c.agency, items.c.item_id,
-                       items.c.version).where(items.c.pk > self._last_pk)
-        for found in self.conn.execute(query):
-            keys[(found.publication_id, found.agency, found.item_id, found.version)] = found.pk
-            self._last_pk = max(self._last_pk, found.pk)
-        edge_rows: list[tuple[Any, ...]] = []
-        for row, refs in self._pending:
-            pk = keys[(row[0], row[1], row[2], row[3])]
-            edge_rows.extend((pk, *ref) for ref in refs)
-        if edge_rows:
-            _bulk_insert(self.conn, edges, _EDGE_COLUMNS, edge_rows)
-        self._pending.clear()
+        if self._pending:
+            self.rows.add(self._pending)
+            self._pending = []
 
     def counts(self, publication_id: int) -> ItemCounts:
         by_kind = self._counts[publication_id]
@@ -174,36 +232,22 @@ class PublicationWriter:
     def conflicts(self, publication_id: int) -> list[Conflict]:
         """Identities this publication shares with another one, content differing."""
         self.flush()
-        new, old = items.alias("new"), items.alias("old")
-        query = (
-            select(new.c.agency, new.c.item_id, new.c.version, new.c.element, new.c.line,
-                   func.min(old.c.publication_id).label("other"))
-            .select_from(new.join(old, and_(
-                old.c.agency == new.c.agency, old.c.item_id == new.c.item_id,
-                old.c.version_key == new.c.version_key, old.c.version == new.c.version,
-                old.c.publication_id != new.c.publication_id,
-                old.c.content_hash != new.c.content_hash)))
-            .where(new.c.publication_id == publication_id)
-            .group_by(new.c.agency, new.c.item_id, new.c.version, new.c.element, new.c.line)
-        )
-        return [Conflict(Identity(r.agency, r.item_id, r.version).urn, r.element, r.line,
-                         r.other) for r in self.conn.execute(query)]
+        return self.rows.conflicts(publication_id)
 
     def finish(self, publication_id: int, *, urn: str, title: LangText,
                report: Sequence[Finding], valid: bool, lenient: bool) -> None:
         self.flush()
         counts = self.counts(publication_id)
-        self.conn.execute(update(publications).where(publications.c.id == publication_id).values(
-            urn=urn or f"urn:catalogue:publication:{publication_id}",
-            title=title_json(title),
-            report=json.dumps([f.to_json() for f in report], ensure_ascii=False),
-            valid=valid, lenient=lenient,
-            agencies=" ".join(sorted(self._agencies[publication_id])),
-            n_variables=counts.variables, n_questions=counts.questions,
-            n_code_lists=counts.code_lists, n_categories=counts.categories,
-            n_concepts=counts.concepts, n_items=len(self._seen[publication_id]),
-            complete=True,
-        ))
+        self.rows.finish(publication_id, {
+            "urn": urn or f"urn:catalogue:publication:{publication_id}",
+            "title": title_json(title),
+            "report": json.dumps([f.to_json() for f in report], ensure_ascii=False),
+            "valid": valid, "lenient": lenient,
+            "agencies": " ".join(sorted(self._agencies[publication_id])),
+            "n_variables": counts.variables, "n_questions": counts.questions,
+            "n_code_lists": counts.code_lists, "n_categories": counts.categories,
+            "n_concepts": counts.concepts, "n_items": len(self._seen[publication_id]),
+        })
 
 
 def _publication(row: Any, with_report: bool = False) -> Publication:

@@ -4,13 +4,16 @@ what is published, and a publish killed midway."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -348,33 +351,110 @@ def _wait_for_writes(process: subprocess.Popen[bytes], data_dir: Path, timeout: 
     raise AssertionError("the publish did not start writing in time")
 
 
-@pytest.mark.slow
-def test_a_publish_killed_midway_leaves_the_previous_state(
-        cli: CliRunner, ddi: SmallDDI, tmp_path: Path, data_dir: Path, schema_dir: Path,
-        write_large_ddi: LargeWriter) -> None:
+def _writer_process_of(process: subprocess.Popen[bytes]) -> int:
+    """The pid of the publish's writer process (a large batch's rows are written there)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == process.pid and b"catalogue.store.writer_process" in command:
+            return int(entry.name)
+    raise AssertionError("the publish has no writer process")
+
+
+def _ends_within(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return True  # gone
+        if state == "Z":
+            return True  # ended; its parent, killed, cannot reap it yet
+        time.sleep(0.05)
+    return False
+
+
+LargePublish = tuple[list[Any], subprocess.Popen[bytes]]
+
+
+@pytest.fixture
+def large_publish(cli: CliRunner, ddi: SmallDDI, tmp_path: Path, data_dir: Path,
+                  schema_dir: Path, write_large_ddi: LargeWriter) -> Iterator[LargePublish]:
+    """After a small publication, ``catalogue publish`` of 20,000 variables in a process
+    group of its own, caught writing: (the publications before it, its process). Whatever
+    is left of the group is killed after the test."""
     small = ddi.write("small.xml", ddi.scheme(
         "l:VariableScheme", "vs", ddi.variable("v1", "AGE", {"fr": "Âge"})))
     assert cli("publish", small).code == 0
     before = cli("list", "--json").json()
     large = tmp_path / "large.xml"
     write_large_ddi(large, 20_000)
-
     process = subprocess.Popen(
         [sys.executable, "-m", "catalogue.cli", "publish", str(large)],
-        env=catalogue_env(schema_dir, data_dir), stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True)
+        env=catalogue_env(schema_dir, data_dir), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, start_new_session=True)
     try:
         _wait_for_writes(process, data_dir, timeout=120)
+        yield before, process
     finally:
-        os.killpg(process.pid, signal.SIGKILL)  # the publish and its XSD helper
-        process.wait()
-    assert process.returncode == -signal.SIGKILL
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
 
+
+def _publishes_again(cli: CliRunner, ddi: SmallDDI, data_dir: Path, before: list[Any]) -> None:
+    """Not a row of the killed publish is left (incomplete ones included), and the store
+    takes the next one."""
+    with contextlib.closing(sqlite3.connect(data_dir / "catalogue.sqlite")) as db:
+        assert db.execute("SELECT count(*) FROM publications").fetchone() == (len(before),)
+        assert db.execute("SELECT count(*) FROM items WHERE agency = 'fr.bench'"
+                          ).fetchone() == (0,)
     assert cli("list", "--json").json() == before
     assert cli("show", "urn:ddi:fr.bench:v0:1").code == 2
     other = ddi.write("other.xml", ddi.scheme(
         "l:VariableScheme", "vs2", ddi.variable("v2", "SEXE", {"fr": "Sexe"})), id_="other")
     assert cli("publish", other).code == 0
-    after = cli("list", "--json").json()
-    assert [p["urn"] for p in after] == [before[0]["urn"], "urn:ddi:fr.test:other:1"]
+    assert len(cli("list", "--json").json()) == len(before) + 1
+
+
+@pytest.mark.slow
+def test_a_publish_killed_midway_leaves_the_previous_state(
+        cli: CliRunner, ddi: SmallDDI, data_dir: Path, large_publish: LargePublish) -> None:
+    before, process = large_publish
+    os.killpg(process.pid, signal.SIGKILL)  # the publish and its helpers (XSD, writer)
+    process.communicate()
+    assert process.returncode == -signal.SIGKILL
+    _publishes_again(cli, ddi, data_dir, before)
+    assert [p["urn"] for p in cli("list", "--json").json()] == [
+        before[0]["urn"], "urn:ddi:fr.test:other:1"]
     assert cli("show", "urn:ddi:fr.test:v2:1").code == 0
+
+
+@pytest.mark.slow
+def test_a_publish_killed_alone_leaves_its_writer_process_to_roll_back(
+        cli: CliRunner, ddi: SmallDDI, data_dir: Path, large_publish: LargePublish) -> None:
+    before, process = large_publish
+    writer = _writer_process_of(process)
+    process.kill()  # the publish only: its writer process is told by its pipe
+    process.communicate()
+    assert _ends_within(writer, timeout=60), "the writer process outlived the publish"
+    _publishes_again(cli, ddi, data_dir, before)
+
+
+@pytest.mark.slow
+def test_a_writer_process_killed_midway_fails_the_publish_cleanly(
+        cli: CliRunner, ddi: SmallDDI, data_dir: Path, large_publish: LargePublish) -> None:
+    before, process = large_publish
+    os.kill(_writer_process_of(process), signal.SIGKILL)
+    _out, err = process.communicate(timeout=120)
+    assert process.returncode == 2
+    assert ("nothing published: the store's writer stopped (killed by signal 9)"
+            in err.decode())
+    assert b"Traceback" not in err
+    _publishes_again(cli, ddi, data_dir, before)

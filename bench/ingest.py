@@ -12,7 +12,8 @@ fresh data directory) under a small wrapper that reports its wall time and its p
 memory: the largest resident set of any process of the command's tree
 (``getrusage(RUSAGE_CHILDREN).ru_maxrss``) and, on Linux, the largest sum over the tree
 sampled from /proc every 100 ms (``validate`` checks the XSD in a helper process while it
-reads).
+reads; ``publish`` also writes a large batch's rows and builds part of its search
+documents in helper processes).
 
 Next to them, the floor measured in the same run on the same bytes, in a subprocess of
 its own: ``lxml.etree.parse`` plus ``XMLSchema.validate``. Targets: validate within 1.5x

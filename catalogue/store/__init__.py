@@ -36,6 +36,10 @@ class Store(PublicationQueries, ItemQueries, AccountQueries, RequestQueries):
         if parsed.get_backend_name() == "sqlite" and parsed.database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(url, future=True)
+        #: Whether another process opening ``url`` reaches this same database (not so for
+        #: an SQLite database in memory).
+        self.shared = parsed.get_backend_name() != "sqlite" or (
+            parsed.database not in (None, "", ":memory:") and parsed.query.get("mode") != "memory")
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._create_schema()
@@ -93,8 +97,8 @@ class Store(PublicationQueries, ItemQueries, AccountQueries, RequestQueries):
         """A writer of new publications: all of them committed when the block ends, none
         on any error. With ``writer_process`` (for large batches), the rows are written by
         a helper process while this one goes on (see :mod:`catalogue.store.writer_process`),
-        or here when it cannot start."""
-        if writer_process:
+        or here when it cannot start or cannot reach the database (one in memory)."""
+        if writer_process and self.shared:
             from catalogue.store.writer_process import WriterProcess  # noqa: PLC0415
 
             remote = WriterProcess.launch(self.url)

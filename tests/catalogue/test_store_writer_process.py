@@ -158,3 +158,20 @@ def test_a_writer_process_that_fails_says_why(
         assert store.list_publications() == []
     finally:
         store.close()
+
+
+def test_a_store_in_memory_keeps_its_rows_in_this_process(
+        schema_dir: Path, ddi: SmallDDI, monkeypatch: pytest.MonkeyPatch,
+        launches: list[str]) -> None:
+    # Another process opening "sqlite://" would get a database of its own.
+    path = ddi.write("age.xml", ddi.scheme(
+        "l:VariableScheme", "vs", ddi.variable("age", "AGE", {"fr": "Âge"})))
+    every_batch_to_the_writer(monkeypatch)
+    store = Store("sqlite://")
+    try:
+        (result,) = publish_paths([path], store, schema_dir)
+        assert result.publication.counts.variables == 1
+        assert store.find("fr.test", "age", "1") is not None
+    finally:
+        store.close()
+    assert launches == []

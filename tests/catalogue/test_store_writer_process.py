@@ -1,7 +1,8 @@
 """A large batch's rows are written by a writer process: the store ends up holding what
-this process would have written, identity conflicts are still found, and a writer that
-cannot start leaves the rows to this process. (A writer or a publishing process killed
-midway: ``test_bad_input.py``.)"""
+this process would have written and identity conflicts are still found. A writer that
+cannot start, or a store in memory that no other process can reach, leaves the rows to
+this process; a writer that dies or fails fails the publish with its reason, nothing
+committed. (A writer or a publishing process killed midway: ``test_bad_input.py``.)"""
 
 from __future__ import annotations
 

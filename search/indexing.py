@@ -180,7 +180,7 @@ def _wave_described_by(structure: PublicationStructure, study: Study) -> Wave | 
 
 
 def _documents(settings: Settings, structure: PublicationStructure,
-               current: set[str]) -> Iterator[Indexable]:
+               current: set[str] | None) -> Iterator[Indexable]:
     """:func:`publication_documents`, built on two cores for a large publication."""
     from search import parallel  # noqa: PLC0415 - it builds on this module's functions
 
@@ -190,6 +190,14 @@ def _documents(settings: Settings, structure: PublicationStructure,
 def current_urns(store: Store, publication_id: int) -> set[str]:
     """URNs of the publication's items that are current (not superseded, not withdrawn)."""
     return store.current_urns_of_publication(publication_id)
+
+
+def _current(store: Store, publication_id: int) -> set[str] | None:
+    """:func:`current_urns`, or None when every item of the publication is current (as for
+    a new one): asking that is cheaper than listing them."""
+    if store.all_items_current(publication_id):
+        return None
+    return current_urns(store, publication_id)
 
 
 def index_publications(settings: Settings, store: Store, publication_ids: Iterable[int],
@@ -233,8 +241,8 @@ def index_withdrawal(settings: Settings, store: Store, publication_id: int,
 
 def _write(engine: SearchEngine, settings: Settings, store: Store, cache: StructureCache,
            pid: int) -> int:
-    current = current_urns(store, pid)
-    if not current:
+    current = _current(store, pid)
+    if current is not None and not current:
         engine.delete_publication(pid)
         count = 0
     else:
@@ -250,8 +258,8 @@ def reindex(settings: Settings, store: Store) -> int:
 
     def everything() -> Iterator[Indexable]:
         for pid in store.publication_ids():
-            current = current_urns(store, pid)
-            if current:
+            current = _current(store, pid)
+            if current is None or current:
                 yield from _documents(settings, cache.get(pid), current)
 
     path = settings.index_dir

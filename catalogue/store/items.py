@@ -319,6 +319,20 @@ class ItemQueries:
             for row in conn.execute(query.order_by(items.c.pk)):
                 yield _stored(row)
 
+    def all_items_current(self, publication_id: int) -> bool:
+        """Whether every item of the publication is current: it is complete and live, and
+        no other version supersedes any of its items (so for a new publication, as a
+        rule). One row at most comes back: with 630,000 items, 1.3 s against 5.3 s for
+        :meth:`current_urns_of_publication`, most of it making their URNs."""
+        live = select(publications.c.id).where(publications.c.id == publication_id,
+                                               publications.c.complete.is_(True),
+                                               publications.c.withdrawn_at.is_(None))
+        superseded = select(items.c.pk).where(items.c.publication_id == publication_id,
+                                              _SUPERSEDED).limit(1)
+        with self.engine.connect() as conn:
+            return (conn.execute(live).first() is not None
+                    and conn.execute(superseded).first() is None)
+
     def current_urns_of_publication(self, publication_id: int) -> set[str]:
         """URNs of the publication's current items, without reading their content."""
         query = (select(items.c.agency, items.c.item_id, items.c.version)

@@ -65,6 +65,25 @@ def test_version_2_becomes_current_and_version_1_stays(cli: CliRunner, ddi: Smal
     assert current == [f"{AGE}:2"]
 
 
+def test_every_item_of_a_publication_is_current_until_something_supersedes_one(
+        cli: CliRunner, ddi: SmallDDI, data_dir: Path) -> None:
+    assert cli("publish", age_publication(ddi, "1")).code == 0
+    store = open_store(data_dir)
+    try:
+        assert store.all_items_current(1)
+        assert cli("publish", age_publication(ddi, "2")).code == 0
+        assert not store.all_items_current(1)  # age:1 and its scheme are superseded
+        assert store.all_items_current(2)
+        assert store.current_urns_of_publication(1) == set()
+        assert cli("publish", age_publication(ddi, "3")).code == 0
+        assert cli("withdraw", "3", "--reason", "mistake").code == 0
+        assert not store.all_items_current(3)  # withdrawn: nothing of it is current
+        assert store.all_items_current(2)  # current again
+        assert not store.all_items_current(4)  # no such publication
+    finally:
+        store.close()
+
+
 def test_versions_compare_as_numbers(cli: CliRunner, ddi: SmallDDI) -> None:
     assert cli("publish", age_publication(ddi, "10")).code == 0
     assert cli("publish", age_publication(ddi, "9")).code == 0  # published later

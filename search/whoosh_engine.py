@@ -230,6 +230,13 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
     def _matching(self, snapshot: WhooshSnapshot, plan: TextPlan | None) -> int:
         return snapshot.live if plan is None else self._ranking(snapshot, plan).bits
 
+    def _selected(self, snapshot: WhooshSnapshot, plan: TextPlan | None,
+                  filters: Filters) -> int:
+        """The matches that pass ``filters``, as bits by document number."""
+        selected = self._matching(snapshot, plan)
+        allowed = snapshot.filter_bits(filters)
+        return selected if allowed is None else selected & allowed
+
     def _ranking(self, snapshot: WhooshSnapshot, plan: TextPlan) -> Ranking:
         # One scored pass over every match gives the total, the facet counts and every
         # page at once: whoosh would otherwise walk the matches twice (count, then top).
@@ -253,10 +260,7 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
 
     def _term_counts(self, snapshot: WhooshSnapshot, plan: TextPlan | None,
                      filters: Filters, fields: Sequence[str]) -> dict[str, dict[str, int]]:
-        selected = self._matching(snapshot, plan)
-        allowed = snapshot.filter_bits(filters)
-        if allowed is not None:
-            selected &= allowed
+        selected = self._selected(snapshot, plan, filters)
         counts: dict[str, dict[str, int]] = {}
         for field in fields:
             counts[field] = {term: count for term, bits in snapshot.term_bits(field).items()
@@ -276,10 +280,7 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
 
     def _group_sizes(self, snapshot: WhooshSnapshot, plan: TextPlan | None,
                      filters: Filters) -> dict[Hashable, int]:
-        selected = self._matching(snapshot, plan)
-        allowed = snapshot.filter_bits(filters)
-        if allowed is not None:
-            selected &= allowed
+        selected = self._selected(snapshot, plan, filters)
         groups = snapshot.groups()
         return dict(Counter(groups[docnum] for docnum in documents_of(selected)))
 
@@ -287,10 +288,7 @@ class WhooshEngine(IndexedEngine[WhooshSnapshot, int]):
                  groups: Sequence[Hashable], limit: int) -> list[tuple[int, float]]:
         # A group has a handful of documents: test each against the cached matches rather
         # than running the text query again, restricted to the groups.
-        selected = self._matching(snapshot, plan)
-        allowed = snapshot.filter_bits(filters)
-        if allowed is not None:
-            selected &= allowed
+        selected = self._selected(snapshot, plan, filters)
         members = BitFilter(selected)
         docnums = sorted({d for group in groups
                           for d in snapshot.reader.postings(GROUP, str(group)).all_ids()

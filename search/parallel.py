@@ -74,10 +74,7 @@ def publication_documents(settings: Settings, structure: PublicationStructure,
     theirs_count = round(HELPER_SHARE * (len(keys) + questions)) - questions
     split = len(keys) - min(len(keys) - 1, max(1, theirs_count))  # each builds one at least
     own, theirs = (keys[0], keys[split - 1]), (keys[split], keys[-1])
-    # A new publication's items are all current: the helper then needs no list of them.
-    everything = current is not None and len(current) == structure.store.get_publication(
-        structure.publication_id).item_count
-    job = _Job(settings, structure.publication_id, theirs, None if everything else current)
+    job = _Job(settings, structure.publication_id, theirs, current)
     try:
         helper = subprocess.Popen([sys.executable, "-m", "search.parallel"],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -278,14 +278,19 @@ def worker_health(port: int, workers: int, process: subprocess.Popen[bytes],
     return found
 
 
-def _rss_mb(pid: int) -> float:
+def _rss_mb(pid: int) -> dict[str, float]:
+    """Resident memory of a process in MB: ``RssAnon`` (its own) and ``RssFile`` (files it
+    maps: the store's database, which a worker reads through a memory map, shared with
+    the other workers and the system's file cache)."""
+    found = {"RssAnon": 0.0, "RssFile": 0.0}
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+            key = line.partition(":")[0]
+            if key in found:
+                found[key] = int(line.split()[1]) / 1024
     except OSError:
         pass
-    return 0.0
+    return found
 
 
 def _cpu_ticks() -> tuple[int, int]:
@@ -546,8 +551,10 @@ def main() -> None:
         for pid, health in sorted(healths.items()):
             cache = health["page_cache"]
             assert isinstance(cache, dict)
-            print(f"worker {pid}: {_rss_mb(pid):.0f} MB resident, {cache['entries']} pages "
-                  f"cached ({cache['bytes'] / 2**20:.0f} MB)")
+            rss = _rss_mb(pid)
+            print(f"worker {pid}: {rss['RssAnon']:.0f} MB resident of its own, "
+                  f"{rss['RssFile']:.0f} MB of mapped files (the database, shared), "
+                  f"{cache['entries']} pages cached ({cache['bytes'] / 2**20:.0f} MB)")
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -278,19 +278,14 @@ def worker_health(port: int, workers: int, process: subprocess.Popen[bytes],
     return found
 
 
-def _rss_mb(pid: int) -> dict[str, float]:
-    """Resident memory of a process in MB: ``RssAnon`` (its own) and ``RssFile`` (files it
-    maps: the store's database, which a worker reads through a memory map, shared with
-    the other workers and the system's file cache)."""
-    found = {"RssAnon": 0.0, "RssFile": 0.0}
+def _rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            key = line.partition(":")[0]
-            if key in found:
-                found[key] = int(line.split()[1]) / 1024
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return found
+    return 0.0
 
 
 def _cpu_ticks() -> tuple[int, int]:
@@ -551,10 +546,8 @@ def main() -> None:
         for pid, health in sorted(healths.items()):
             cache = health["page_cache"]
             assert isinstance(cache, dict)
-            rss = _rss_mb(pid)
-            print(f"worker {pid}: {rss['RssAnon']:.0f} MB resident of its own, "
-                  f"{rss['RssFile']:.0f} MB of mapped files (the database, shared), "
-                  f"{cache['entries']} pages cached ({cache['bytes'] / 2**20:.0f} MB)")
+            print(f"worker {pid}: {_rss_mb(pid):.0f} MB resident, {cache['entries']} pages "
+                  f"cached ({cache['bytes'] / 2**20:.0f} MB)")
     finally:
         server.terminate()
         server.wait(timeout=30)

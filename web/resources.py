@@ -126,7 +126,7 @@ def shared_pages_dir(settings: Settings) -> Path:
 
 @asynccontextmanager
 async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
-    store = Store(settings.store_url, memory_map=True)
+    store = Store(settings.store_url)
     engine = open_index(settings, store)
     try:
         indexed = catch_up(settings, store, engine)

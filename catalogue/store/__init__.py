@@ -28,15 +28,9 @@ from catalogue.store.tables import metadata, publication_sources, publications
 
 
 class Store(PublicationQueries, ItemQueries, AccountQueries, RequestQueries):
-    """Open once per process (in ``lifespan`` for the web app); thread-safe.
+    """Open once per process (in ``lifespan`` for the web app); thread-safe."""
 
-    ``memory_map``: read an SQLite database through a memory map (see
-    :func:`_sqlite_pragmas`), for a process that serves many small random reads (a web
-    worker). The pages it touches then count in its resident memory, shared with the other
-    workers and the system's file cache.
-    """
-
-    def __init__(self, url: str, *, memory_map: bool = False) -> None:
+    def __init__(self, url: str) -> None:
         parsed = make_url(url)
         self.url = url
         if parsed.get_backend_name() == "sqlite" and parsed.database:
@@ -47,8 +41,7 @@ class Store(PublicationQueries, ItemQueries, AccountQueries, RequestQueries):
         self.shared = parsed.get_backend_name() != "sqlite" or (
             parsed.database not in (None, "", ":memory:") and parsed.query.get("mode") != "memory")
         if parsed.get_backend_name() == "sqlite":
-            event.listen(self.engine, "connect",
-                         _sqlite_pragmas_mapped if memory_map else _sqlite_pragmas)
+            event.listen(self.engine, "connect", _sqlite_pragmas)
         self._create_schema()
 
     def _create_schema(self) -> None:
@@ -121,10 +114,6 @@ class Store(PublicationQueries, ItemQueries, AccountQueries, RequestQueries):
         self.engine.dispose()
 
 
-#: How much of an SQLite database a store opened with ``memory_map`` maps.
-MMAP_BYTES = 8 * 1024**3
-
-
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL: readers (web workers) never block the writer and see only committed data;
@@ -133,18 +122,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=60000")
-    cursor.close()
-
-
-def _sqlite_pragmas_mapped(dbapi_connection: Any, record: Any) -> None:
-    """:func:`_sqlite_pragmas`, and the database read through a memory map rather than a
-    read() per page: a variable's page (the item, its versions, its question's variables
-    in every wave) touched 160 pages, each a system call of its own with SQLite's default
-    2 MB page cache. SQLite caps the size at what it was built for (2 GB by default);
-    beyond it, pages are read as before."""
-    _sqlite_pragmas(dbapi_connection, record)
-    cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
     cursor.close()
 
 

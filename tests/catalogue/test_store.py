@@ -221,15 +221,3 @@ def test_listed_referrers_are_the_referrers_with_name_label_and_parent(
     labelled = [i for s in store.items_of_publication(pid, ("Question",))
                 for i in store.listed_referrers(s.item.identity, roles=("question",))]
     assert any(i.label.get("fr") and i.label.get("en") for i in labelled)
-
-
-def test_an_sqlite_store_is_in_wal_mode_and_memory_mapped_when_asked(tmp_path: Path) -> None:
-    # WAL keeps readers off the writer's back; the memory map spares a web page its
-    # hundred-odd read() calls, one per database page it touches.
-    url = f"sqlite:///{tmp_path / 'catalogue.sqlite'}"
-    for store, mapped in ((Store(url), False), (Store(url, memory_map=True), True)):
-        with store.read() as conn:
-            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-            size = conn.exec_driver_sql("PRAGMA mmap_size").scalar()
-            assert size >= 1024**3 if mapped else size == 0
-        store.close()

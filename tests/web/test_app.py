@@ -58,14 +58,3 @@ def test_a_worker_loads_every_template_as_it_starts(published: Published,
         loaded = {name for _loader, name in env.cache.keys()}
         assert loaded == set(env.list_templates())
         assert len(loaded) > 40
-
-
-def test_a_worker_reads_the_store_through_a_memory_map(published: Published,
-                                                        tmp_path: Path) -> None:
-    # A page's many small reads were a system call per database page; mapped, they are
-    # memory reads. Commands (publishing, indexing) keep the default.
-    data = tmp_path / "data"
-    shutil.copytree(published.data_dir, data)
-    with running(data, published.schema_dir) as site:
-        with site.app.state.resources.store.read() as conn:
-            assert conn.exec_driver_sql("PRAGMA mmap_size").scalar() >= 1024**3

@@ -398,8 +398,20 @@ async def _worker(port: int, urls: Iterator[tuple[str, str]], until: float,
     writer.close()
 
 
+def _processes_cpu(pids: list[int]) -> float:
+    """CPU seconds (user and system) the processes ``pids`` took so far (Linux; else 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 async def drive(port: int, connections: int, duration: float, variables: int,
-                waves: int, uniform: bool) -> dict[str, object]:
+                waves: int, uniform: bool, workers: list[int]) -> dict[str, object]:
     urls = url_mix(variables, waves, uniform)
     samples: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
@@ -408,12 +420,14 @@ async def drive(port: int, connections: int, duration: float, variables: int,
     await asyncio.gather(*(_worker(port, urls, warm_until, defaultdict(list),
                                    defaultdict(int)) for _ in range(4)))
     started, cpu_started = time.monotonic(), time.process_time()
+    workers_started = _processes_cpu(workers)
     origin = time.perf_counter()  # the clock of the timeline
     timeline: list[tuple[float, float]] = []
     await asyncio.gather(*(_worker(port, urls, started + duration, samples, errors,
                                    timeline) for _ in range(connections)))
     elapsed = time.monotonic() - started
     driver_cpu = time.process_time() - cpu_started
+    workers_cpu = _processes_cpu(workers) - workers_started
     # The baseline, same server, same connections: a cached page, what the HTTP server and
     # the middleware cost with no catalogue work at all.
     floor: dict[str, list[float]] = defaultdict(list)
@@ -422,7 +436,8 @@ async def drive(port: int, connections: int, duration: float, variables: int,
     floor_started = time.monotonic()
     await asyncio.gather(*(_worker(port, cached, floor_started + FLOOR_SECONDS, floor,
                                    floor_errors) for _ in range(connections)))
-    return {"elapsed": elapsed, "driver_cpu": driver_cpu, "samples": dict(samples),
+    return {"elapsed": elapsed, "driver_cpu": driver_cpu, "workers_cpu": workers_cpu,
+            "samples": dict(samples),
             "slices": _slices(timeline, origin),
             "errors": dict(errors),
             "floor": {"elapsed": time.monotonic() - floor_started, "samples": floor["floor"],
@@ -456,6 +471,11 @@ def report(result: dict[str, object], connections: int) -> None:
         f"{p50 * 1000:.0f}/{p95 * 1000:.0f}" for p50, p95 in slices))
     print(f"the load generator took {float(result['driver_cpu']) / elapsed:.0%} of a core "  # type: ignore[arg-type]
           "during the mix")
+    workers_cpu = float(result["workers_cpu"])  # type: ignore[arg-type]
+    if workers_cpu:
+        print(f"the workers took {workers_cpu / elapsed:.2f} cores, "
+              f"{workers_cpu * 1000 / max(1, len(everything)):.2f} ms of CPU per request "
+              "of the mix")
     floor: dict[str, Any] = result["floor"]  # type: ignore[assignment]
     print(f"baseline: {FLOOR_PATH} alone, {FLOOR_SECONDS:.0f} s, same connections:")
     _row("floor", sorted(floor["samples"]), float(floor["elapsed"]), int(floor["errors"]))
@@ -505,10 +525,12 @@ def main() -> None:
     parser.add_argument("--uniform", action="store_true",
                         help="every variable as likely (default: Zipf-like popularity)")
     parser.add_argument("--drive", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--worker-pids", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drive:  # the load generator's own process
         result = _run(drive(args.drive, args.connections, args.duration,
-                            args.variables, args.waves, args.uniform))
+                            args.variables, args.waves, args.uniform,
+                            [int(p) for p in args.worker_pids.split(",") if p]))
         print(json.dumps(result))
         return
     prepare(args.data, args.schemas, args.variables, args.waves)
@@ -518,7 +540,7 @@ def main() -> None:
         env=environment(args.data, args.schemas))
     try:
         started = time.monotonic()
-        worker_health(port, args.workers, server)
+        pids = sorted(worker_health(port, args.workers, server))
         print(f"serving with {args.workers} workers (ready in "
               f"{time.monotonic() - started:.1f} s); driving from another process...",
               flush=True)
@@ -526,7 +548,8 @@ def main() -> None:
         driver = subprocess.run(
             [sys.executable, __file__, "--drive", str(port), "--connections",
              str(args.connections), "--duration", str(args.duration), "--variables",
-             str(args.variables), "--waves", str(args.waves)]
+             str(args.variables), "--waves", str(args.waves),
+             "--worker-pids", ",".join(map(str, pids))]
             + (["--uniform"] if args.uniform else []),
             check=True, capture_output=True, text=True)
         print("URNs drawn " + ("uniformly" if args.uniform else "with Zipf-like popularity"))

@@ -55,6 +55,12 @@ class TooManyRequests(CatalogueError):
     status = 429
 
 
+class StoreBusy(CatalogueError):
+    """The store stayed locked by another writer longer than this one could wait."""
+
+    status = 503
+
+
 class UnusableInput(BadRequest):
     """Input that cannot be read as DDI-L at all: not XML, empty, wrong namespace, DTD."""
 

@@ -7,47 +7,18 @@ kernel drops the lock when its holder dies, so a crashed writer never blocks the
 
 from __future__ import annotations
 
-import fcntl
-import os
-import time
 from pathlib import Path
-from types import TracebackType
 
+from catalogue.locking import FileLock
 from search.errors import IndexLocked
 
 LOCK_FILE = "catalogue-write.lock"
-_POLL_SECONDS = 0.05
 
 
-class WriteLock:
+class WriteLock(FileLock):
     """``with WriteLock(index_dir, timeout):`` holds the index's write lock."""
 
     def __init__(self, directory: Path, timeout: float) -> None:
-        self.path = directory / LOCK_FILE
-        self.timeout = timeout
-        self._fd: int | None = None
-
-    def __enter__(self) -> WriteLock:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise IndexLocked(
-                        f"the search index in {self.path.parent} is being written by another "
-                        f"process (waited {self.timeout:g} s); try again when it has finished"
-                    ) from None
-                time.sleep(_POLL_SECONDS)
-        self._fd = fd
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        super().__init__(directory / LOCK_FILE, timeout, lambda: IndexLocked(
+            f"the search index in {directory} is being written by another process "
+            f"(waited {timeout:g} s); try again when it has finished"))

@@ -1,6 +1,7 @@
 """The catalogue's store: the source of truth (publications, every version of every item,
 references as edges). SQLite now, PostgreSQL-ready: all SQL is in this package, written
-with SQLAlchemy Core, nothing SQLite-specific outside :func:`_sqlite_pragmas`.
+with SQLAlchemy Core, nothing SQLite-specific outside :func:`_sqlite_pragmas`,
+:func:`_sqlite_busy` and the publishing lock's file.
 
 Nothing is updated in place: publishing adds rows, in one transaction; "current" (the
 latest version of each item among publications not withdrawn) is a query, not a copy.
@@ -10,6 +11,9 @@ once: see :meth:`Store._move_sources`.)
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,14 +21,25 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, select, update
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from catalogue.errors import StoreBusy
+from catalogue.locking import FileLock
 from catalogue.store.accounts import AccountQueries
 from catalogue.store.items import ItemQueries
 from catalogue.store.publications import PublicationQueries, PublicationWriter, RowWriter
 from catalogue.store.requests import RequestQueries
 from catalogue.store.tables import metadata, publication_sources, publications
+
+log = logging.getLogger(__name__)
+
+#: How long a statement waits for another connection's write to end (SQLite's busy
+#: timeout) before failing with :class:`StoreBusy`.
+BUSY_TIMEOUT_SECONDS = 60.0
+#: How long a publication waits for another one being written to the same store.
+PUBLISH_WAIT_SECONDS = 30 * 60.0
 
 
 class Store(PublicationQueries, ItemQueries, AccountQueries, RequestQueries):
@@ -40,8 +55,14 @@ class Store(PublicationQueries, ItemQueries, AccountQueries, RequestQueries):
         #: an SQLite database in memory).
         self.shared = parsed.get_backend_name() != "sqlite" or (
             parsed.database not in (None, "", ":memory:") and parsed.query.get("mode") != "memory")
+        #: Publishing takes this lock for as long as it writes (see :meth:`publishing`).
+        self._publishing_lock: Path | threading.Lock | None = None
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "handle_error", _sqlite_busy)
+            self._publishing_lock = (
+                Path(f"{parsed.database}.publishing-lock") if self.shared
+                else threading.Lock())
         self._create_schema()
 
     def _create_schema(self) -> None:
@@ -97,7 +118,16 @@ class Store(PublicationQueries, ItemQueries, AccountQueries, RequestQueries):
         """A writer of new publications: all of them committed when the block ends, none
         on any error. With ``writer_process`` (for large batches), the rows are written by
         a helper process while this one goes on (see :mod:`catalogue.store.writer_process`),
-        or here when it cannot start or cannot reach the database (one in memory)."""
+        or here when it cannot start or cannot reach the database (one in memory).
+
+        One publication is written at a time: a second one waits for the first to be
+        committed (up to :data:`PUBLISH_WAIT_SECONDS`), instead of failing when SQLite's
+        busy timeout runs out in the middle of it (a large publication holds the write
+        lock for minutes)."""
+        with self._publishing_turn():
+            yield from self._publishing(writer_process)
+
+    def _publishing(self, writer_process: bool) -> Iterator[PublicationWriter]:
         if writer_process and self.shared:
             from catalogue.store.writer_process import WriterProcess  # noqa: PLC0415
 
@@ -110,6 +140,26 @@ class Store(PublicationQueries, ItemQueries, AccountQueries, RequestQueries):
         with self.engine.begin() as conn:
             yield PublicationWriter(RowWriter(conn))
 
+    @contextmanager
+    def _publishing_turn(self) -> Iterator[None]:
+        lock = self._publishing_lock
+        if isinstance(lock, Path):
+            def busy() -> StoreBusy:
+                return StoreBusy(f"nothing published: another publication was being written "
+                                 f"to this store for over {PUBLISH_WAIT_SECONDS:g} s; try "
+                                 "again when it has finished")
+
+            def waiting() -> None:
+                log.warning("waiting for another publication to this store to be written")
+
+            with FileLock(lock, PUBLISH_WAIT_SECONDS, busy, waiting):
+                yield
+        elif lock is not None:
+            with lock:
+                yield
+        else:
+            yield
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -121,8 +171,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
     cursor.close()
+
+
+def _sqlite_busy(context: ExceptionContext) -> None:
+    """SQLite's "database is locked" (its busy timeout ran out while another connection
+    held the write lock) as :class:`StoreBusy`: a clear message and a 503, not a traceback."""
+    original = context.original_exception
+    if isinstance(original, sqlite3.OperationalError) and (
+            "database is locked" in str(original) or "database is busy" in str(original)):
+        raise StoreBusy(
+            f"the store is busy: another process kept it locked for over "
+            f"{BUSY_TIMEOUT_SECONDS:g} s (a large publication being written?); nothing was "
+            "changed, try again in a minute") from original
 
 
 def open_store(url: str) -> Store:

@@ -3,9 +3,17 @@ error shape, never a 500."""
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import lxml.html
 import pytest
-from conftest import Client
+from conftest import Client, Published, running
 from support import main_text
+
+import catalogue.store
 
 ERROR_KEYS = ["error", "errors", "ok", "status"]
 
@@ -82,3 +90,28 @@ def test_error_page_in_french(site: Client) -> None:
     assert doc.findtext(".//h1") == "Introuvable"
     message = doc.xpath("//p[@class='error-message']/span[@lang='en']")
     assert message, "the English message is marked as English"
+
+
+def test_a_write_while_the_store_stays_locked_is_a_503_not_a_500(
+        published: Published, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A visitor's first basket action starts a session (a row) while a large publication
+    # holds the store's write lock: past the busy timeout (short here), a clear "busy"
+    # answer, in the error page or the JSON error shape.
+    data = tmp_path / "data"
+    shutil.copytree(published.data_dir, data)
+    monkeypatch.setattr(catalogue.store, "BUSY_TIMEOUT_SECONDS", 0.2)
+    with running(data, published.schema_dir) as site:
+        results = site.html("/search?q=tabac")
+        link = results.xpath("//main//a[contains(@class,'basket-button')]/@href")[0]
+        assert site.get(link).status_code == 200
+        with closing(sqlite3.connect(data / "catalogue.sqlite", isolation_level=None)) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("UPDATE publications SET title = title")
+            busy = site.get(link)
+            busy_json = site.get(link, headers={"Accept": "application/json"})
+            conn.execute("ROLLBACK")
+        assert busy.status_code == 503
+        assert "the store is busy" in main_text(lxml.html.fromstring(busy.text))
+        assert busy_json.status_code == 503
+        assert sorted(busy_json.json()) == ERROR_KEYS
+        assert site.get(link).status_code == 200

@@ -1,10 +1,11 @@
 """Publishing: validate -> read -> store, all or nothing.
 
-Every file of a batch is validated (XSD and profile rules) and read into the store inside
-one transaction. If any file is unusable, breaks the XSD (unless ``lenient``) or an
-error-level profile rule, nothing is committed: the store keeps its previous state, as
-it does when the process is killed midway. Indexing for search happens after the commit
-(the store is the source of truth; the index is rebuilt from it when needed).
+Every file of a batch is validated (XSD and profile rules) and read into the store, its
+rows unseen until the batch is marked complete (:meth:`catalogue.store.Store.publishing`).
+If any file is unusable, breaks the XSD (unless ``lenient``) or an error-level profile
+rule, nothing is published: the store keeps its previous state, as it does when the
+process is killed midway. Indexing for search happens after that (the store is the
+source of truth; the index is rebuilt from it when needed).
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@ references as edges). SQLite now, PostgreSQL-ready: all SQL is in this package, 
 with SQLAlchemy Core, nothing SQLite-specific outside :func:`_sqlite_pragmas`,
 :func:`_sqlite_busy` and the publishing lock's file.
 
-Nothing is updated in place: publishing adds rows, in one transaction; "current" (the
-latest version of each item among publications not withdrawn) is a query, not a copy.
+Nothing is updated in place: publishing adds rows, seen only once their publication is
+marked complete (see :mod:`catalogue.store.publications`); "current" (the latest version
+of each item among publications not withdrawn) is a query, not a copy.
 (Opening a store made before ``publication_sources`` moves the published files there
 once: see :meth:`Store._move_sources`.)
 """
@@ -115,30 +116,60 @@ class Store(PublicationQueries, ItemQueries, AccountQueries, RequestQueries):
 
     @contextmanager
     def publishing(self, *, writer_process: bool = False) -> Iterator[PublicationWriter]:
-        """A writer of new publications: all of them committed when the block ends, none
+        """A writer of new publications: all of them made visible when the block ends, none
         on any error. With ``writer_process`` (for large batches), the rows are written by
         a helper process while this one goes on (see :mod:`catalogue.store.writer_process`),
         or here when it cannot start or cannot reach the database (one in memory).
 
-        One publication is written at a time: a second one waits for the first to be
-        committed (up to :data:`PUBLISH_WAIT_SECONDS`), instead of failing when SQLite's
-        busy timeout runs out in the middle of it (a large publication holds the write
-        lock for minutes)."""
+        Rows are committed batch by batch, their publication incomplete and so unseen,
+        which keeps SQLite's write lock free for other writers most of the time (see
+        :mod:`catalogue.store.publications`); they are removed if the block fails, or by
+        the next publication if this process dies first.
+
+        One publication is written at a time: a second one waits for the first to be done
+        (up to :data:`PUBLISH_WAIT_SECONDS`). Holding that turn, whatever incomplete
+        publication is found was left by a process that died: it is removed first."""
         with self._publishing_turn():
+            left = self.discard_incomplete()
+            if left:
+                log.warning("removed the rows of publication(s) %s, left incomplete by a "
+                            "publishing process that stopped", ", ".join(map(str, left)))
             yield from self._publishing(writer_process)
 
     def _publishing(self, writer_process: bool) -> Iterator[PublicationWriter]:
-        if writer_process and self.shared:
-            from catalogue.store.writer_process import WriterProcess  # noqa: PLC0415
+        writer: PublicationWriter | None = None
+        try:
+            if writer_process and self.shared:
+                from catalogue.store.writer_process import (  # noqa: PLC0415
+                    WriterFailed,
+                    WriterProcess,
+                )
 
-            remote = WriterProcess.launch(self.url)
-            if remote is not None:
-                with remote:
-                    yield PublicationWriter(remote)
-                    remote.commit()
-                return
-        with self.engine.begin() as conn:
-            yield PublicationWriter(RowWriter(conn))
+                remote = WriterProcess.launch(self.url)
+                if remote is not None:
+                    with remote:
+                        writer = PublicationWriter(remote)
+                        yield writer
+                        try:
+                            remote.commit()
+                        except WriterFailed:
+                            # It may have stopped between its commit and its answer.
+                            if not self.all_complete(writer.publication_ids):
+                                raise
+                            log.warning("the store's writer stopped once it had committed")
+                    return
+            with self.engine.connect() as conn:
+                writer = PublicationWriter(RowWriter(conn))
+                try:
+                    yield writer
+                    conn.commit()
+                except BaseException:
+                    conn.rollback()
+                    raise
+        except BaseException:
+            if writer is not None:
+                self.discard_incomplete(writer.publication_ids)
+            raise
 
     @contextmanager
     def _publishing_turn(self) -> Iterator[None]:

@@ -345,25 +345,29 @@ class ItemQueries:
 
     def publications_superseded_by(self, publication_id: int) -> list[int]:
         """Earlier publications holding items that this publication's items supersede."""
-        old = items.alias("old")
+        old, old_pub = items.alias("old"), publications.alias("old_pub")
         query = (select(old.c.publication_id).distinct()
                  .select_from(items.join(old, and_(
                      old.c.agency == items.c.agency, old.c.item_id == items.c.item_id,
                      old.c.publication_id < items.c.publication_id,
-                     old.c.version_key <= items.c.version_key)))
-                 .where(items.c.publication_id == publication_id))
+                     old.c.version_key <= items.c.version_key)).join(
+                     old_pub, old_pub.c.id == old.c.publication_id))
+                 .where(items.c.publication_id == publication_id,
+                        old_pub.c.complete.is_(True)))
         with self.engine.connect() as conn:
             return sorted(conn.execute(query).scalars())
 
     def publications_sharing_items(self, publication_id: int) -> list[int]:
         """Other publications holding a version of an Agency+ID this one holds (whose
         items become current again, or stop being, when this one is withdrawn)."""
-        other = items.alias("other")
+        other, other_pub = items.alias("other"), publications.alias("other_pub")
         query = (select(other.c.publication_id).distinct()
                  .select_from(items.join(other, and_(
                      other.c.agency == items.c.agency, other.c.item_id == items.c.item_id,
-                     other.c.publication_id != items.c.publication_id)))
-                 .where(items.c.publication_id == publication_id))
+                     other.c.publication_id != items.c.publication_id)).join(
+                     other_pub, other_pub.c.id == other.c.publication_id))
+                 .where(items.c.publication_id == publication_id,
+                        other_pub.c.complete.is_(True)))
         with self.engine.connect() as conn:
             return sorted(conn.execute(query).scalars())
 
@@ -378,7 +382,7 @@ class ItemQueries:
                      old.c.version_key <= items.c.version_key)).join(
                      old_pub, old_pub.c.id == old.c.publication_id))
                  .where(items.c.publication_id == publication_id,
-                        old_pub.c.id < publication_id))
+                        old_pub.c.id < publication_id, old_pub.c.complete.is_(True)))
         with self.engine.connect() as conn:
             return [Identity(r.agency, r.item_id, r.version).urn for r in conn.execute(query)]
 

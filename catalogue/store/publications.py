@@ -1,5 +1,14 @@
-"""Writing a publication (all rows of one batch in one transaction) and reading
-publications back."""
+"""Writing a publication and reading publications back.
+
+A publication's rows are committed batch by batch, the publication row marked incomplete:
+every query leaves incomplete publications out, so none of it is seen until
+:meth:`RowWriter.finish` marks it complete in the last transaction. One long transaction
+held SQLite's write lock from the first row to the commit (80 s for 100,000 variables),
+and every other write (a visitor's session, a review) waited for it or failed. A
+publication that fails has its rows removed (:meth:`PublicationQueries.discard_incomplete`),
+and so has one whose process died, by the next publication (see
+:meth:`catalogue.store.Store.publishing`).
+"""
 
 from __future__ import annotations
 
@@ -24,6 +33,8 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 _BATCH = 2000
+#: Rows of an incomplete publication removed per transaction.
+_DISCARD_CHUNK = 5000
 _ITEM_COLUMNS = ("publication_id", "agency", "item_id", "version", "version_key", "kind",
                  "element", "versionable", "name", "parent_agency", "parent_id",
                  "parent_version", "line", "content_hash", "data", "xml")
@@ -96,12 +107,17 @@ class Rows(Protocol):
 
 
 class RowWriter:
-    """The SQL of adding publications, on a connection whose transaction is open."""
+    """The SQL of adding publications, on ``conn``. The publication row and each batch of
+    rows are committed as they are written (the publication incomplete, so unseen); the
+    caller commits :meth:`finish`, or removes what was written (see the module
+    docstring)."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         #: The highest item key already matched to its row (None: not read yet)
         self._last_pk: int | None = None
+        #: The publications this writer started.
+        self.started: list[int] = []
 
     def start(self, values: dict[str, Any], source: bytes) -> int:
         result = self.conn.execute(publications.insert().values(
@@ -112,6 +128,8 @@ class RowWriter:
         publication_id = int(key[0])
         self.conn.execute(publication_sources.insert().values(
             publication_id=publication_id, source=source))
+        self.started.append(publication_id)
+        self.conn.commit()
         return publication_id
 
     def add(self, queued: list[QueuedItem]) -> None:
@@ -140,6 +158,7 @@ class RowWriter:
             edge_rows.extend((pk, *ref) for ref in refs)
         if edge_rows:
             _bulk_insert(self.conn, edges, _EDGE_COLUMNS, edge_rows)
+        self.conn.commit()
 
     def conflicts(self, publication_id: int) -> list[Conflict]:
         new, old = items.alias("new"), items.alias("old")
@@ -158,6 +177,8 @@ class RowWriter:
                          r.other) for r in self.conn.execute(query)]
 
     def finish(self, publication_id: int, values: dict[str, Any]) -> None:
+        """Mark the publication complete, in a transaction the caller commits (after every
+        publication of the batch is finished)."""
         self.conn.execute(update(publications).where(publications.c.id == publication_id)
                           .values(complete=True, **values))
 
@@ -218,6 +239,11 @@ class PublicationWriter:
         if self._pending:
             self.rows.add(self._pending)
             self._pending = []
+
+    @property
+    def publication_ids(self) -> list[int]:
+        """The publications started by this writer."""
+        return list(self._seen)
 
     def counts(self, publication_id: int) -> ItemCounts:
         by_kind = self._counts[publication_id]
@@ -336,6 +362,42 @@ class PublicationQueries:
                  .order_by(publications.c.id))
         with self.engine.connect() as conn:
             return list(conn.execute(query).scalars())
+
+    def all_complete(self, publication_ids: Sequence[int]) -> bool:
+        """Whether every one of these publications is complete (published)."""
+        query = select(func.count()).select_from(publications).where(
+            publications.c.id.in_(list(publication_ids)), publications.c.complete.is_(True))
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar() == len(set(publication_ids))
+
+    def discard_incomplete(self, publication_ids: Sequence[int] | None = None) -> list[int]:
+        """Remove the rows of publications never completed: those of ``publication_ids``
+        (a publication that failed), or all (left by a publishing process that died: only
+        while holding the publishing turn, see :meth:`catalogue.store.Store.publishing`).
+        A complete publication is never touched. Removed a chunk per transaction, so
+        other writers are not held up; returns the ids removed."""
+        query = select(publications.c.id).where(publications.c.complete.is_(False))
+        if publication_ids is not None:
+            if not publication_ids:
+                return []
+            query = query.where(publications.c.id.in_(list(publication_ids)))
+        with self.engine.connect() as conn:
+            found = list(conn.execute(query).scalars())
+            conn.rollback()
+            for publication_id in found:
+                keys = select(items.c.pk).where(
+                    items.c.publication_id == publication_id).limit(_DISCARD_CHUNK)
+                while chunk := list(conn.execute(keys).scalars()):
+                    conn.execute(delete(edges).where(edges.c.from_pk.in_(chunk)))
+                    conn.execute(delete(items).where(items.c.pk.in_(chunk)))
+                    conn.commit()
+                conn.execute(delete(edges).where(edges.c.publication_id == publication_id))
+                for table in (publication_sources, index_state):
+                    conn.execute(delete(table).where(table.c.publication_id == publication_id))
+                conn.execute(delete(publications).where(
+                    publications.c.id == publication_id, publications.c.complete.is_(False)))
+                conn.commit()
+        return found
 
     def withdraw(self, publication_id: int, *, by: str | None, reason: str, at: str) -> None:
         with self.engine.begin() as conn:

@@ -4,16 +4,17 @@ Publishing is work for one core: reading the file and building its items, then w
 their rows (the SQL, each item's content hash and its compressed XML fragment), about
 two fifths of the time. For a large batch, :meth:`catalogue.store.Store.publishing`
 hands the rows to a writer process (``python -m catalogue.store.writer_process``: it
-inherits nothing of this one) that writes them in its own transaction while this process
-reads on.
+inherits nothing of this one) that writes them while this process reads on.
 
-All or nothing still holds: the writer commits only when told to, once this process has
-checked everything. If this process dies, the writer reads the end of its pipe and rolls
-back; if the writer dies or fails, this process raises :class:`WriterFailed` and nothing
-is committed. Messages are tuples of builtins (and :class:`Conflict` in replies): rows
-are sent in batches without waiting for an answer, the pipe's capacity keeping this
-process at most a few batches ahead; only ``start``, ``conflicts``, ``finish`` and
-``commit`` wait for one. A writer that fails says why and ends at once, rolling back.
+All or nothing still holds: the writer commits batches of rows of an incomplete (unseen)
+publication, and the publication is marked complete only when this process says so,
+once it has checked everything (see :mod:`catalogue.store.publications`). If this process
+dies, the writer reads the end of its pipe and removes what it wrote; if the writer dies
+or fails, this process raises :class:`WriterFailed` and removes it. Messages are tuples
+of builtins (and :class:`Conflict` in replies): rows are sent in batches without waiting
+for an answer, the pipe's capacity keeping this process at most a few batches ahead;
+only ``start``, ``conflicts``, ``finish`` and ``commit`` wait for one. A writer that
+fails says why and ends at once, removing what it wrote.
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ from catalogue.store.publications import Conflict, QueuedItem, RowWriter
 
 log = logging.getLogger(__name__)
 
-#: Seconds to wait for the writer to end once told to (rolling back a large transaction).
+#: Seconds to wait for the writer to end once told to (removing what it wrote).
 _EXIT_WAIT = 60
 
 
 class WriterFailed(CatalogueError):
-    """The writer process failed or stopped: nothing was committed."""
+    """The writer process failed or stopped: nothing was published."""
 
     status = 500
     exit_code = 2
@@ -143,8 +144,9 @@ class WriterProcess:
 
 
 def _serve(receiving: Connection, sending: Connection) -> None:
-    """The writer: rows into one transaction, committed when (and only when) told to. On
-    the first failure it says why and ends, rolling back."""
+    """The writer: rows written as they come, the publication marked complete when (and
+    only when) told to. On the first failure, or when the pipe ends first, it removes
+    what it wrote, says why (on a failure) and ends."""
     from catalogue.store import Store  # noqa: PLC0415 - the package imports this module
 
     url = receiving.recv()[1]
@@ -154,19 +156,21 @@ def _serve(receiving: Connection, sending: Connection) -> None:
         sending.send(("error", f"{type(exc).__name__}: {exc}"))
         return
     try:
-        with store.engine.connect() as conn, conn.begin() as transaction:
+        with store.engine.connect() as conn:
             rows = RowWriter(conn)
             while True:
                 try:
                     message = receiving.recv()
                 except EOFError:  # told to end, or the publishing process died
-                    transaction.rollback()
+                    conn.rollback()
+                    store.discard_incomplete(rows.started)
                     return
                 try:
-                    result = _answer(rows, transaction, message)
+                    result = _answer(rows, message)
                 except Exception as exc:  # noqa: BLE001 - reported to the parent
-                    transaction.rollback()
+                    conn.rollback()
                     sending.send(("error", f"{type(exc).__name__}: {exc}"))
+                    store.discard_incomplete(rows.started)
                     return
                 if message[0] != "add":
                     sending.send(("ok", result))
@@ -176,7 +180,7 @@ def _serve(receiving: Connection, sending: Connection) -> None:
         store.close()
 
 
-def _answer(rows: RowWriter, transaction: Any, message: tuple[Any, ...]) -> Any:
+def _answer(rows: RowWriter, message: tuple[Any, ...]) -> Any:
     operation = message[0]
     if operation == "add":
         rows.add(message[1])
@@ -189,7 +193,7 @@ def _answer(rows: RowWriter, transaction: Any, message: tuple[Any, ...]) -> Any:
         rows.finish(message[1], message[2])
         return None
     if operation == "commit":
-        transaction.commit()
+        rows.conn.commit()
         return None
     raise ValueError(f"unknown operation {operation!r}")
 

@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+import catalogue.store
+from catalogue.store import Store
+
 if TYPE_CHECKING:
     from conftest import CliResult, CliRunner, LargeWriter, SmallDDI
 
@@ -337,16 +340,18 @@ def test_one_bad_file_stops_the_whole_batch(cli: CliRunner, ddi: SmallDDI, tmp_p
 
 
 def _wait_for_writes(process: subprocess.Popen[bytes], data_dir: Path, timeout: float) -> int:
-    """Wait until the store's write-ahead log (or rollback journal) holds a few MB of the
-    uncommitted publication; return its size."""
-    journals = [data_dir / "catalogue.sqlite-wal", data_dir / "catalogue.sqlite-journal"]
+    """Wait until the publish has committed a few batches of rows of its publication (not
+    yet complete, so unseen); return how many items."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError("the publish ended before it could be killed midway")
-        size = max((j.stat().st_size for j in journals if j.exists()), default=0)
-        if size > 4 * 1024 * 1024:
-            return size
+        with contextlib.suppress(sqlite3.OperationalError):  # no tables yet
+            with contextlib.closing(sqlite3.connect(data_dir / "catalogue.sqlite")) as db:
+                (written,) = db.execute(
+                    "SELECT count(*) FROM items WHERE agency = 'fr.bench'").fetchone()
+            if written >= 8000:
+                return int(written)
         time.sleep(0.05)
     raise AssertionError("the publish did not start writing in time")
 
@@ -408,19 +413,26 @@ def large_publish(cli: CliRunner, ddi: SmallDDI, tmp_path: Path, data_dir: Path,
         process.communicate()
 
 
-def _publishes_again(cli: CliRunner, ddi: SmallDDI, data_dir: Path, before: list[Any]) -> None:
-    """Not a row of the killed publish is left (incomplete ones included), and the store
-    takes the next one."""
+def _no_rows_left(data_dir: Path, publications: int) -> None:
+    """Not a row of the killed publish is in the store, incomplete or not."""
     with contextlib.closing(sqlite3.connect(data_dir / "catalogue.sqlite")) as db:
-        assert db.execute("SELECT count(*) FROM publications").fetchone() == (len(before),)
+        assert db.execute("SELECT count(*) FROM publications").fetchone() == (publications,)
         assert db.execute("SELECT count(*) FROM items WHERE agency = 'fr.bench'"
                           ).fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM edges WHERE publication_id NOT IN "
+                          "(SELECT id FROM publications)").fetchone() == (0,)
+
+
+def _publishes_again(cli: CliRunner, ddi: SmallDDI, data_dir: Path, before: list[Any]) -> None:
+    """Nothing of the killed publish is seen, and the store takes the next one, which
+    leaves no row of it (a process killed with its writer leaves them to the next)."""
     assert cli("list", "--json").json() == before
     assert cli("show", "urn:ddi:fr.bench:v0:1").code == 2
     other = ddi.write("other.xml", ddi.scheme(
         "l:VariableScheme", "vs2", ddi.variable("v2", "SEXE", {"fr": "Sexe"})), id_="other")
     assert cli("publish", other).code == 0
     assert len(cli("list", "--json").json()) == len(before) + 1
+    _no_rows_left(data_dir, len(before) + 1)
 
 
 @pytest.mark.slow
@@ -437,13 +449,14 @@ def test_a_publish_killed_midway_leaves_the_previous_state(
 
 
 @pytest.mark.slow
-def test_a_publish_killed_alone_leaves_its_writer_process_to_roll_back(
+def test_a_publish_killed_alone_leaves_its_writer_process_to_remove_what_it_wrote(
         cli: CliRunner, ddi: SmallDDI, data_dir: Path, large_publish: LargePublish) -> None:
     before, process = large_publish
     writer = _writer_process_of(process)
     process.kill()  # the publish only: its writer process is told by its pipe
     process.communicate()
     assert _ends_within(writer, timeout=60), "the writer process outlived the publish"
+    _no_rows_left(data_dir, len(before))  # the writer removed what it wrote
     _publishes_again(cli, ddi, data_dir, before)
 
 
@@ -457,4 +470,30 @@ def test_a_writer_process_killed_midway_fails_the_publish_cleanly(
     assert ("nothing published: the store's writer stopped (killed by signal 9)"
             in err.decode())
     assert b"Traceback" not in err
+    _no_rows_left(data_dir, len(before))  # the publish removed what the writer wrote
     _publishes_again(cli, ddi, data_dir, before)
+
+
+@pytest.mark.slow
+def test_other_writes_go_on_while_a_large_publication_is_written(
+        data_dir: Path, large_publish: LargePublish, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A visitor signing up (a row) while 20,000 variables are being stored: its write is
+    # not held until the publication's end (with a 2 s busy timeout it would fail), and
+    # the publication goes on to its end.
+    before, process = large_publish
+    monkeypatch.setattr(catalogue.store, "BUSY_TIMEOUT_SECONDS", 2.0)
+    store = Store(f"sqlite:///{data_dir / 'catalogue.sqlite'}")
+    try:
+        for n in range(3):
+            store.add_user(email=f"visitor{n}@example.org", email_key=f"visitor{n}@example.org",
+                           name="Visitor", affiliation="", password_hash=None, lang="fr",
+                           created_at="2026-11-23T00:00:00Z", confirmed_at=None)
+            time.sleep(0.2)
+        assert store.user_by_email("visitor2@example.org") is not None
+        assert len(store.list_publications()) == len(before), (
+            "the publication was complete before the writes were tried")
+    finally:
+        store.close()
+    _out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err.decode()
+    assert len(store.list_publications()) == len(before) + 1

@@ -176,3 +176,53 @@ def test_a_store_in_memory_keeps_its_rows_in_this_process(
     finally:
         store.close()
     assert launches == []
+
+
+def test_a_writer_that_stops_between_its_commit_and_its_answer_has_published(
+        schema_dir: Path, ddi: SmallDDI, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The publication is complete in the store: saying "nothing published" would be
+    # wrong, and publishing it again would give a second copy.
+    path = ddi.write("age.xml", ddi.scheme(
+        "l:VariableScheme", "vs", ddi.variable("age", "AGE", {"fr": "Âge"})))
+    every_batch_to_the_writer(monkeypatch)
+    committing = WriterProcess.commit
+
+    def commit_then_stop(self: WriterProcess) -> None:
+        committing(self)
+        raise WriterFailed("nothing published: the store's writer stopped (killed by "
+                           "signal 9)")
+
+    monkeypatch.setattr(WriterProcess, "commit", commit_then_stop)
+    store = Store(f"sqlite:///{tmp_path / 'catalogue.sqlite'}")
+    try:
+        (result,) = publish_paths([path], store, schema_dir)
+        assert result.publication.counts.variables == 1
+        assert [p.id for p in store.list_publications()] == [result.publication.id]
+    finally:
+        store.close()
+
+
+def test_a_writer_that_stops_before_its_commit_leaves_nothing(
+        schema_dir: Path, ddi: SmallDDI, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its rows were committed batch by batch: the publish removes them.
+    path = ddi.write("age.xml", ddi.scheme(
+        "l:VariableScheme", "vs", ddi.variable("age", "AGE", {"fr": "Âge"})))
+    every_batch_to_the_writer(monkeypatch)
+
+    def stop(self: WriterProcess) -> None:
+        raise WriterFailed("nothing published: the store's writer stopped (killed by "
+                           "signal 9)")
+
+    monkeypatch.setattr(WriterProcess, "commit", stop)
+    store = Store(f"sqlite:///{tmp_path / 'catalogue.sqlite'}")
+    try:
+        with pytest.raises(WriterFailed):
+            publish_paths([path], store, schema_dir)
+        assert store.list_publications() == []
+        with store.read() as conn:
+            for table in (publications, items, edges, publication_sources):
+                assert conn.execute(select(table)).first() is None, table.name
+    finally:
+        store.close()

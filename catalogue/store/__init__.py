@@ -129,8 +129,10 @@ class Store(PublicationQueries, ItemQueries, AccountQueries, RequestQueries):
         One publication is written at a time: a second one waits for the first to be done
         (up to :data:`PUBLISH_WAIT_SECONDS`). Holding that turn, whatever incomplete
         publication is found was left by a process that died: it is removed first."""
-        with self._publishing_turn():
-            left = self.discard_incomplete()
+        with self._publishing_turn() as exclusive:
+            # Without a turn to hold (no such lock for other databases yet), an incomplete
+            # publication may be another one being written: only ours are removed then.
+            left = self.discard_incomplete() if exclusive else []
             if left:
                 log.warning("removed the rows of publication(s) %s, left incomplete by a "
                             "publishing process that stopped", ", ".join(map(str, left)))
@@ -154,7 +156,8 @@ class Store(PublicationQueries, ItemQueries, AccountQueries, RequestQueries):
                             remote.commit()
                         except WriterFailed:
                             # It may have stopped between its commit and its answer.
-                            if not self.all_complete(writer.publication_ids):
+                            if not (writer.publication_ids
+                                    and self.all_complete(writer.publication_ids)):
                                 raise
                             log.warning("the store's writer stopped once it had committed")
                     return
@@ -168,11 +171,17 @@ class Store(PublicationQueries, ItemQueries, AccountQueries, RequestQueries):
                     raise
         except BaseException:
             if writer is not None:
-                self.discard_incomplete(writer.publication_ids)
+                try:
+                    self.discard_incomplete(writer.publication_ids)
+                except Exception:  # the failure that got us here is the one to report
+                    log.warning("the rows of the failed publication are left unseen, for "
+                                "the next one to remove", exc_info=True)
             raise
 
     @contextmanager
-    def _publishing_turn(self) -> Iterator[None]:
+    def _publishing_turn(self) -> Iterator[bool]:
+        """Wait for this store's turn to publish; yields whether it is exclusive (no other
+        process or thread is publishing to it)."""
         lock = self._publishing_lock
         if isinstance(lock, Path):
             def busy() -> StoreBusy:
@@ -184,12 +193,12 @@ class Store(PublicationQueries, ItemQueries, AccountQueries, RequestQueries):
                 log.warning("waiting for another publication to this store to be written")
 
             with FileLock(lock, PUBLISH_WAIT_SECONDS, busy, waiting):
-                yield
+                yield True
         elif lock is not None:
             with lock:
-                yield
+                yield True
         else:
-            yield
+            yield False
 
     def close(self) -> None:
         self.engine.dispose()

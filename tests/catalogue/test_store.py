@@ -4,15 +4,18 @@ ones stay resolvable by URN, and the file as published can be served back exactl
 from __future__ import annotations
 
 import gzip
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import pytest
 from lxml import etree
 from sqlalchemy import select, update
 
 from catalogue.model import Reference
 from catalogue.publishing import publish_paths
 from catalogue.store import Store
+from catalogue.store.publications import PublicationWriter
 from catalogue.store.tables import publication_sources, publications
 from cohorts import bundled_files
 
@@ -221,3 +224,52 @@ def test_listed_referrers_are_the_referrers_with_name_label_and_parent(
     labelled = [i for s in store.items_of_publication(pid, ("Question",))
                 for i in store.listed_referrers(s.item.identity, roles=("question",))]
     assert any(i.label.get("fr") and i.label.get("en") for i in labelled)
+
+
+def test_a_publication_being_written_is_seen_nowhere_until_complete(
+        cli: CliRunner, ddi: SmallDDI, data_dir: Path, schema_dir: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its rows are committed batch by batch (other writers are not held up): until the
+    # last transaction marks it complete, no query may take them into account.
+    assert cli("publish", age_publication(ddi, "1")).code == 0
+    written, release = threading.Event(), threading.Event()
+    finishing = PublicationWriter.finish
+
+    def paused(self: PublicationWriter, *args: Any, **kwargs: Any) -> None:
+        written.set()
+        assert release.wait(60)
+        finishing(self, *args, **kwargs)
+
+    monkeypatch.setattr(PublicationWriter, "finish", paused)
+    version_2 = age_publication(ddi, "2")
+    outcome: list[object] = []
+
+    def publish() -> None:
+        store = open_store(data_dir)
+        try:
+            outcome.extend(publish_paths([version_2], store, schema_dir))
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            outcome.append(exc)
+        finally:
+            store.close()
+
+    thread = threading.Thread(target=publish)
+    thread.start()
+    try:
+        assert written.wait(60), outcome
+        store = open_store(data_dir)
+        try:
+            with store.read() as conn:  # its rows are there, committed
+                assert conn.execute(select(publications.c.id)).scalars().all() == [1, 2]
+            assert [p.id for p in store.list_publications()] == [1]
+            found = store.get_item(AGE)
+            assert found is not None and found.item.identity.version == "1"
+            assert f"{AGE}:1" in store.current_urns_of_publication(1)
+            assert store.publications_sharing_items(1) == []
+        finally:
+            store.close()
+    finally:
+        release.set()
+        thread.join(60)
+    assert [type(o).__name__ for o in outcome] == ["Published"]
+    assert cli("show", "--json", AGE).json()["urn"] == f"{AGE}:2"

@@ -492,8 +492,8 @@ def test_other_writes_go_on_while_a_large_publication_is_written(
         assert store.user_by_email("visitor2@example.org") is not None
         assert len(store.list_publications()) == len(before), (
             "the publication was complete before the writes were tried")
+        _out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err.decode()
+        assert len(store.list_publications()) == len(before) + 1
     finally:
         store.close()
-    _out, err = process.communicate(timeout=300)
-    assert process.returncode == 0, err.decode()
-    assert len(store.list_publications()) == len(before) + 1

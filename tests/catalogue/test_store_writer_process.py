@@ -44,6 +44,25 @@ def every_batch_to_the_writer(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(publishing, "WRITER_PROCESS_BYTES", 0)
 
 
+def _age_file(ddi: SmallDDI) -> Path:
+    """A publication of one variable."""
+    return ddi.write("age.xml", ddi.scheme(
+        "l:VariableScheme", "vs", ddi.variable("age", "AGE", {"fr": "Âge"})))
+
+
+def _writer_stops_at_commit(monkeypatch: pytest.MonkeyPatch, *, after_committing: bool) -> None:
+    """The writer is told to commit and stops without answering, having committed or not."""
+    committing = WriterProcess.commit
+
+    def stop(self: WriterProcess) -> None:
+        if after_committing:
+            committing(self)
+        raise WriterFailed("nothing published: the store's writer stopped (killed by "
+                           "signal 9)")
+
+    monkeypatch.setattr(WriterProcess, "commit", stop)
+
+
 def dump(store: Store) -> dict[str, list[tuple[Any, ...]]]:
     """Every row a publication adds (``published_at`` aside: each batch has its own)."""
     with store.read() as conn:
@@ -117,8 +136,7 @@ def test_an_identity_conflict_is_found_through_the_writer_process(
 def test_a_writer_process_that_cannot_start_leaves_the_rows_to_this_process(
         cli: CliRunner, ddi: SmallDDI, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
-    path = ddi.write("age.xml", ddi.scheme(
-        "l:VariableScheme", "vs", ddi.variable("age", "AGE", {"fr": "Âge"})))
+    path = _age_file(ddi)
     every_batch_to_the_writer(monkeypatch)
     monkeypatch.setattr(writer_process.sys, "executable", "/nonexistent/python")
     with caplog.at_level(logging.WARNING, logger="catalogue.store.writer_process"):
@@ -129,8 +147,7 @@ def test_a_writer_process_that_cannot_start_leaves_the_rows_to_this_process(
 
 def test_a_writer_process_that_dies_at_once_publishes_nothing(
         cli: CliRunner, ddi: SmallDDI, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = ddi.write("age.xml", ddi.scheme(
-        "l:VariableScheme", "vs", ddi.variable("age", "AGE", {"fr": "Âge"})))
+    path = _age_file(ddi)
     every_batch_to_the_writer(monkeypatch)
     python = sys.executable
     monkeypatch.setattr(writer_process.sys, "executable", "/bin/false")
@@ -146,8 +163,7 @@ def test_a_writer_process_that_dies_at_once_publishes_nothing(
 def test_a_writer_process_that_fails_says_why(
         tmp_path: Path, schema_dir: Path, ddi: SmallDDI,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    path = ddi.write("age.xml", ddi.scheme(
-        "l:VariableScheme", "vs", ddi.variable("age", "AGE", {"fr": "Âge"})))
+    path = _age_file(ddi)
     every_batch_to_the_writer(monkeypatch)
     store = Store(f"sqlite:///{tmp_path / 'data' / 'catalogue.sqlite'}")
     try:
@@ -165,8 +181,7 @@ def test_a_store_in_memory_keeps_its_rows_in_this_process(
         schema_dir: Path, ddi: SmallDDI, monkeypatch: pytest.MonkeyPatch,
         launches: list[str]) -> None:
     # Another process opening "sqlite://" would get a database of its own.
-    path = ddi.write("age.xml", ddi.scheme(
-        "l:VariableScheme", "vs", ddi.variable("age", "AGE", {"fr": "Âge"})))
+    path = _age_file(ddi)
     every_batch_to_the_writer(monkeypatch)
     store = Store("sqlite://")
     try:
@@ -183,17 +198,9 @@ def test_a_writer_that_stops_between_its_commit_and_its_answer_has_published(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # The publication is complete in the store: saying "nothing published" would be
     # wrong, and publishing it again would give a second copy.
-    path = ddi.write("age.xml", ddi.scheme(
-        "l:VariableScheme", "vs", ddi.variable("age", "AGE", {"fr": "Âge"})))
+    path = _age_file(ddi)
     every_batch_to_the_writer(monkeypatch)
-    committing = WriterProcess.commit
-
-    def commit_then_stop(self: WriterProcess) -> None:
-        committing(self)
-        raise WriterFailed("nothing published: the store's writer stopped (killed by "
-                           "signal 9)")
-
-    monkeypatch.setattr(WriterProcess, "commit", commit_then_stop)
+    _writer_stops_at_commit(monkeypatch, after_committing=True)
     store = Store(f"sqlite:///{tmp_path / 'catalogue.sqlite'}")
     try:
         (result,) = publish_paths([path], store, schema_dir)
@@ -207,15 +214,9 @@ def test_a_writer_that_stops_before_its_commit_leaves_nothing(
         schema_dir: Path, ddi: SmallDDI, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     # Its rows were committed batch by batch: the publish removes them.
-    path = ddi.write("age.xml", ddi.scheme(
-        "l:VariableScheme", "vs", ddi.variable("age", "AGE", {"fr": "Âge"})))
+    path = _age_file(ddi)
     every_batch_to_the_writer(monkeypatch)
-
-    def stop(self: WriterProcess) -> None:
-        raise WriterFailed("nothing published: the store's writer stopped (killed by "
-                           "signal 9)")
-
-    monkeypatch.setattr(WriterProcess, "commit", stop)
+    _writer_stops_at_commit(monkeypatch, after_committing=False)
     store = Store(f"sqlite:///{tmp_path / 'catalogue.sqlite'}")
     try:
         with pytest.raises(WriterFailed):

@@ -161,14 +161,10 @@ class Store(PublicationQueries, ItemQueries, AccountQueries, RequestQueries):
                                 raise
                             log.warning("the store's writer stopped once it had committed")
                     return
-            with self.engine.connect() as conn:
+            with self.engine.connect() as conn:  # closed uncommitted: rolled back
                 writer = PublicationWriter(RowWriter(conn))
-                try:
-                    yield writer
-                    conn.commit()
-                except BaseException:
-                    conn.rollback()
-                    raise
+                yield writer
+                conn.commit()
         except BaseException:
             if writer is not None:
                 try:

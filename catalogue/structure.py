@@ -68,6 +68,12 @@ _NOT_HOLDING = frozenset({"concept", "universe", "question", "code_list", "grid_
 _CHUNK = 1000
 #: Items kept resolved while a publication's variables are read (shared code lists...).
 _RESOLVED_CACHE = 20_000
+#: Categories kept resolved, apart: they are the most shared items (one "yes" for
+#: thousands of code lists) and the smallest (about 1.3 KB decoded). Kept with the other
+#: items, a publication with more categories than a few chunks of variables use decoded
+#: them again chunk after chunk: 300,000 times, 17 s of indexing 100,000 variables
+#: (``bench/ingest.py``), for 30,000 categories.
+_CATEGORY_CACHE = 50_000
 
 
 class Placed(Protocol):
@@ -226,6 +232,8 @@ class PublicationStructure:
         self._cohort_memo: dict[tuple[Identity | None, tuple[Identity, ...]],
                                 Cohort | None] = {}
         self._resolved: OrderedDict[tuple[str, str, str | None], StoredItem | None] = (
+            OrderedDict())
+        self._categories: OrderedDict[tuple[str, str, str | None], StoredItem | None] = (
             OrderedDict())
         self.cohorts = self._find_cohorts()
         self._wave_of_study = {w.study.identity: w for c in self.cohorts for w in c.waves}
@@ -534,15 +542,19 @@ class PublicationStructure:
         code_lists = [s.item for s in resolved.values() if isinstance(s.item, CodeList)]
         category_refs = [r for cl in code_lists for code in cl.codes for r in code.refs(
             "category")]
-        categories = self._resolve(category_refs)
+        categories = self._resolve(category_refs, self._categories, _CATEGORY_CACHE)
         for variable in variables:
             yield self._context(variable, resolved, categories)
 
-    def _resolve(self, refs: list[Reference]) -> dict[tuple[str, str, str | None],
+    def _resolve(self, refs: list[Reference],
+                 cache: OrderedDict[tuple[str, str, str | None], StoredItem | None] | None = None,
+                 bound: int = _RESOLVED_CACHE) -> dict[tuple[str, str, str | None],
                                                        StoredItem]:
-        """``store.resolve_many`` through a bounded cache: code lists, categories, concepts
-        and questions are shared by many variables."""
-        cache = self._resolved
+        """``store.resolve_many`` through a bounded cache (``cache``, else the one of
+        questions, code lists, concepts and universes): they are shared by many
+        variables."""
+        if cache is None:
+            cache = self._resolved
         out: dict[tuple[str, str, str | None], StoredItem] = {}
         wanted: list[Reference] = []
         for ref in refs:
@@ -559,7 +571,7 @@ class PublicationStructure:
             for ref in wanted:
                 key = (ref.agency, ref.id, ref.version)
                 cache[key] = found.get(key)
-            while len(cache) > _RESOLVED_CACHE:
+            while len(cache) > bound:
                 cache.popitem(last=False)
         return out
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from catalogue import structure
 from catalogue.settings import Settings
 from catalogue.store import Store
 from catalogue.structure import StructureCache
@@ -60,3 +61,23 @@ def test_variables_asked_by_no_question_are_not_grouped_by_their_topic(
     assert stroke.topics == diabetes.topics == ("long_term_illness",)
     assert stroke.group_key == diabetes.group_key == ""
     assert stroke.effective_group_key != diabetes.effective_group_key
+
+
+def test_documents_do_not_depend_on_what_the_caches_keep(
+        bundled_catalogue: Settings, documents: dict[str, SearchDocument],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Items resolved for a chunk of variables are kept for the next ones, categories in a
+    # cache of their own: with chunks of 3 variables and room for 2 items in each cache,
+    # most are evicted and resolved again, and every document must come out the same.
+    monkeypatch.setattr(structure, "_CHUNK", 3)
+    monkeypatch.setattr(structure, "_RESOLVED_CACHE", 2)
+    monkeypatch.setattr(structure, "_CATEGORY_CACHE", 2)
+    store = Store(bundled_catalogue.store_url)
+    try:
+        cache = StructureCache(store)
+        again = {d.urn: d for pid in store.publication_ids()
+                 for d in publication_documents(cache.get(pid), current_urns(store, pid))}
+    finally:
+        store.close()
+    assert again == documents
+    assert any(d.category_labels for d in again.values())

@@ -38,11 +38,17 @@ def _parent(row: Any) -> Identity | None:
 
 
 def _stored(row: Any) -> StoredItem:
-    item = decode_item(row.kind, Identity(row.agency, row.item_id, row.version), row.element,
-                       row.data, _parent(row))
-    return StoredItem(pk=row.pk, publication_id=row.publication_id, item=item,
-                      published_at=row.published_at, withdrawn=row.withdrawn_at is not None,
-                      versionable=row.versionable)
+    """The item of a row of :func:`_base` (its columns are :data:`_ITEM_COLUMNS`, in that
+    order). Unpacked by position: reading 14 columns by name took a fifth of the time of
+    decoding an item, which indexing does for every variable, question and code list."""
+    (pk, publication_id, agency, item_id, version, kind, element, versionable,
+     parent_agency, parent_id, parent_version, data, published_at, withdrawn_at) = row
+    item = decode_item(kind, Identity(agency, item_id, version), element, data,
+                       Identity(parent_agency, parent_id, parent_version)
+                       if parent_agency else None)
+    return StoredItem(pk=pk, publication_id=publication_id, item=item,
+                      published_at=published_at, withdrawn=withdrawn_at is not None,
+                      versionable=versionable)
 
 
 def _listed(row: Any) -> ListedItem:

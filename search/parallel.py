@@ -70,7 +70,7 @@ def publication_documents(settings: Settings, structure: PublicationStructure,
     if len(keys) < max(PARALLEL_FROM, 2):
         yield from indexing.publication_documents(structure, current)
         return
-    questions = len(structure.store.item_keys(structure.publication_id, ("Question",)))
+    questions = structure.store.item_count(structure.publication_id, ("Question",))
     theirs_count = round(HELPER_SHARE * (len(keys) + questions)) - questions
     split = len(keys) - min(len(keys) - 1, max(1, theirs_count))  # each builds one at least
     own, theirs = (keys[0], keys[split - 1]), (keys[split], keys[-1])

@@ -11,7 +11,7 @@ import zlib
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select
 
 from catalogue.codec import decode_item, decode_name_and_label
 from catalogue.model import Identity, Reference, parse_urn
@@ -308,6 +308,14 @@ class ItemQueries:
                  .order_by(items.c.pk))
         with self.engine.connect() as conn:
             return list(conn.execute(query).scalars())
+
+    def item_count(self, publication_id: int, kinds: Sequence[str]) -> int:
+        """How many items of these kinds the publication holds (what :meth:`item_keys`
+        would list, without listing them)."""
+        query = (select(func.count()).select_from(items)
+                 .where(items.c.publication_id == publication_id, items.c.kind.in_(kinds)))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
 
     def current_items(self, kinds: Sequence[str]) -> Iterator[StoredItem]:
         """The current version of every item of these kinds, live publications only."""

@@ -226,6 +226,30 @@ def test_listed_referrers_are_the_referrers_with_name_label_and_parent(
     assert any(i.label.get("fr") and i.label.get("en") for i in labelled)
 
 
+def test_a_publication_is_read_by_kind_and_by_ranges_of_keys(
+        cli: CliRunner, data_dir: Path) -> None:
+    # How indexing splits a large publication between two processes.
+    gazel = next(p for p in bundled_files() if p.name == "gazel.xml")
+    assert cli("publish", bundled_files()[0], gazel).code == 0
+    store = open_store(data_dir)
+    (publication,) = [p for p in store.list_publications() if p.file_name == "gazel.xml"]
+    pid = publication.id
+    for kinds, count in ((("Variable",), publication.counts.variables),
+                         (("Question",), publication.counts.questions),
+                         (("Variable", "Question"), publication.counts.variables
+                          + publication.counts.questions)):
+        keys = store.item_keys(pid, kinds)
+        assert keys == sorted(keys) and len(keys) == count > 0
+        assert store.item_count(pid, kinds) == count
+        middle = keys[len(keys) // 2]
+        first = [s.pk for s in store.items_of_publication(pid, kinds, keys=(keys[0], middle))]
+        rest = [s.pk for s in store.items_of_publication(pid, kinds, keys=(middle + 1,
+                                                                             keys[-1]))]
+        assert first + rest == keys
+    assert store.item_count(pid, ("Nothing",)) == 0
+    assert store.item_count(pid + 1, ("Variable",)) == 0
+
+
 def test_a_publication_being_written_is_seen_nowhere_until_complete(
         cli: CliRunner, ddi: SmallDDI, data_dir: Path, schema_dir: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -542,19 +542,17 @@ class PublicationStructure:
         code_lists = [s.item for s in resolved.values() if isinstance(s.item, CodeList)]
         category_refs = [r for cl in code_lists for code in cl.codes for r in code.refs(
             "category")]
-        categories = self._resolve(category_refs, self._categories, _CATEGORY_CACHE)
+        categories = self._resolve(category_refs, categories=True)
         for variable in variables:
             yield self._context(variable, resolved, categories)
 
-    def _resolve(self, refs: list[Reference],
-                 cache: OrderedDict[tuple[str, str, str | None], StoredItem | None] | None = None,
-                 bound: int = _RESOLVED_CACHE) -> dict[tuple[str, str, str | None],
-                                                       StoredItem]:
-        """``store.resolve_many`` through a bounded cache (``cache``, else the one of
-        questions, code lists, concepts and universes): they are shared by many
+    def _resolve(self, refs: list[Reference], *, categories: bool = False
+                 ) -> dict[tuple[str, str, str | None], StoredItem]:
+        """``store.resolve_many`` through a bounded cache, one for ``categories`` and one
+        for the rest (questions, code lists, concepts, universes): they are shared by many
         variables."""
-        if cache is None:
-            cache = self._resolved
+        cache, bound = ((self._categories, _CATEGORY_CACHE) if categories
+                        else (self._resolved, _RESOLVED_CACHE))
         out: dict[tuple[str, str, str | None], StoredItem] = {}
         wanted: list[Reference] = []
         for ref in refs:

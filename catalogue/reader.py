@@ -113,6 +113,12 @@ def reference_role(element_name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", base).lower()
 
 
+@lru_cache(maxsize=1024)
+def _role_of_tag(tag: str) -> str:
+    """:func:`reference_role` of a namespaced element name."""
+    return reference_role(local_name(tag))
+
+
 _ROLES = {
     "ControlConstructReference": "child",
     "ThenConstructReference": "then",
@@ -246,6 +252,7 @@ class DocumentReader:
         nested: list[tuple[etree._Element, Identity]] = []
         references: dict[etree._Element, list[Reference]] = {}
         holders: set[etree._Element] = set()
+        identified: set[etree._Element] = set()
         for marker in element.iter(n.id, n.urn):
             holder = marker.getparent()
             if holder is None or holder is element or holder in holders:
@@ -255,20 +262,23 @@ class DocumentReader:
                 identity = self.identity_of(holder, report=True)
                 if identity is not None:
                     nested.append((holder, identity))
+                    identified.add(holder)
                 continue
-            owner = self._owner(holder, element)
+            owner = self._owner(holder, element, identified)
             ref = self.reference_of(holder, None)
             if ref is not None:
                 references.setdefault(owner, []).append(ref)
         return Scan(own, nested, references)
 
-    def _owner(self, holder: etree._Element, element: etree._Element) -> etree._Element:
-        """The nearest identified element that holds a reference (``element`` or one of
-        the identifiables published inside it)."""
-        identifiable = self.schema.identifiable
+    @staticmethod
+    def _owner(holder: etree._Element, element: etree._Element,
+               identified: set[etree._Element]) -> etree._Element:
+        """The nearest identified element that holds a reference: ``element``, or one of
+        the identifiables published inside it, which :meth:`scan` has met by then (their
+        identity is among their first children, before any reference they hold)."""
         node = holder.getparent()
         while node is not None and node is not element:
-            if node.tag in identifiable and self.identity_of(node) is not None:
+            if node in identified:
                 return node
             node = node.getparent()
         return element
@@ -511,7 +521,7 @@ class DocumentReader:
         if not agency or not id_:
             return None
         if role is None:
-            role = reference_role(local_name(holder.tag))
+            role = _role_of_tag(holder.tag)
             if role == "code_list" and self._in_grid and self.inside(holder, "GridDimension"):
                 role = "grid_code_list"
         if report and self.checker is not None and role != "top_level":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -117,6 +118,12 @@ def test_documents_round_trip_through_json(documents: list[SearchDocument]) -> N
         assert SearchDocument.from_json(document.to_json()) == document
         # as the index hands it back: UTF-8 bytes
         assert SearchDocument.from_json(document.to_json().encode("utf-8")) == document
+        # compact, UTF-8 kept as it is, as the standard library writes it
+        assert document.to_json() == json.dumps(json.loads(document.to_json()),
+                                                ensure_ascii=False, separators=(",", ":"))
+    # an integer orjson refuses is still written
+    huge = replace(documents[0], years=(10**20 + 1,))
+    assert json.loads(huge.to_json())["years"] == [10**20 + 1]
 
 
 def test_a_large_rebuild_keeps_every_document(empty_engine: SearchEngine,

@@ -32,9 +32,10 @@ _JOINED = items.join(publications, publications.c.id == items.c.publication_id)
 _CHUNK = 500
 
 
-def _parent(row: Any) -> Identity | None:
-    return (Identity(row.parent_agency, row.parent_id, row.parent_version)
-            if row.parent_agency else None)
+def _parent(agency: str | None, id_: str, version: str) -> Identity | None:
+    """The identity of the item a row's item was published in, when it has one (the
+    three parent columns are set together)."""
+    return Identity(agency, id_, version) if agency else None
 
 
 def _stored(row: Any) -> StoredItem:
@@ -44,8 +45,7 @@ def _stored(row: Any) -> StoredItem:
     (pk, publication_id, agency, item_id, version, kind, element, versionable,
      parent_agency, parent_id, parent_version, data, published_at, withdrawn_at) = row
     item = decode_item(kind, Identity(agency, item_id, version), element, data,
-                       Identity(parent_agency, parent_id, parent_version)
-                       if parent_agency else None)
+                       _parent(parent_agency, parent_id, parent_version))
     return StoredItem(pk=pk, publication_id=publication_id, item=item,
                       published_at=published_at, withdrawn=withdrawn_at is not None,
                       versionable=versionable)
@@ -54,7 +54,8 @@ def _stored(row: Any) -> StoredItem:
 def _listed(row: Any) -> ListedItem:
     name, label = decode_name_and_label(row.data)
     return ListedItem(row.pk, row.publication_id, Identity(row.agency, row.item_id, row.version),
-                      row.kind, name, label, _parent(row))
+                      row.kind, name, label,
+                      _parent(row.parent_agency, row.parent_id, row.parent_version))
 
 
 def _version(row: Any) -> ItemVersion:

@@ -140,16 +140,16 @@ def _read_into(writer: PublicationWriter, runner: XsdRunner, check: FileCheck, n
         if not first_title and isinstance(item, Study) and item.title:
             first_title.append(item.title)
 
-    worker = runner.start(check)
+    xsd = runner.start(check)
     try:
         read_file(check, mode="model", keep_xml=True, sink=sink)
     except BaseException:
-        runner.cancel(worker)
+        runner.cancel(xsd)
         raise
     if check.unusable is None:
-        runner.finish(check, worker)
+        runner.finish(check, xsd)
     else:
-        runner.cancel(worker)
+        runner.cancel(xsd)
     title = check.summary.title or (first_title[0] if first_title else LangText())
     if not title:
         title = LangText((("", name),))

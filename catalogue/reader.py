@@ -166,8 +166,6 @@ class DocumentReader:
         self.nested_items: dict[etree._Element, AnyItem] = {}
 
     def __iter__(self) -> Iterator[ReadItem]:
-        from catalogue import builders  # noqa: PLC0415 - builders import this module
-
         n = self.names
         fragment, top_level = n.ddi + "Fragment", n.ddi + "TopLevelReference"
         tags = sorted(self.schema.versionable | {self.info.ddi_root, fragment, top_level})
@@ -188,7 +186,7 @@ class DocumentReader:
                     if facts:  # no items: straight to the checker, no generator
                         self._read_facts(element)
                     else:
-                        yield from self._read(element, builders)
+                        yield from self._read(element)
                 else:  # a root that is not itself an item (FragmentInstance, Citation...)
                     self._root_title(element)
         except etree.XMLSyntaxError as exc:
@@ -196,7 +194,8 @@ class DocumentReader:
 
     # -- one versionable (and the identifiables inside it) --------------------------------
 
-    def _read(self, element: etree._Element, builders: object) -> Iterator[ReadItem]:
+    def _read(self, element: etree._Element) -> Iterator[ReadItem]:
+        # builders import this module; ``facts`` mode (validation) never needs them
         from catalogue.builders import build_item  # noqa: PLC0415
 
         self._reading = element

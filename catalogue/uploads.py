@@ -300,19 +300,19 @@ def check_ddi(path: Path, settings: Settings, store: Store, display: str
             items.add(read.item)
             held.add(read)
 
-        worker = runner.start(check)
+        xsd = runner.start(check)
         try:
             read_file(check, mode="model", sink=sink)
         except BaseException:
-            runner.cancel(worker)
+            runner.cancel(xsd)
             raise
         if check.unusable is None:
-            runner.finish(check, worker)
+            runner.finish(check, xsd)
             check.profile = check.checker.finish(batch_resolver([check], 0,
                                                                 store.existing_targets))
             check.profile.extend(held.conflicts(store.held_contents(held.keys())))
         else:
-            runner.cancel(worker)
+            runner.cancel(xsd)
     summary = check.summary
     root = summary.root_identity.urn if summary.root_identity else (
         summary.top_level[0].urn if summary.top_level else None)

@@ -1,10 +1,11 @@
 """Validation of DDI-L files: the official XSD plus the catalogue's profile rules.
 
 For each file: a first look (safe XML? DDI-L? which version?), XSD validation in
-bounded memory and a streaming read that feeds the profile checker. On large files the
-XSD validation runs in a second process while this one reads, so validating costs about
-what parsing and validating alone would. References are resolved across the files of
-one batch and against what the catalogue already holds.
+bounded memory and a streaming read that feeds the profile checker. The XSD validation
+runs beside the reading, so validating costs about what parsing and validating alone
+would: in a thread for small files (libxml2 parses and validates them without holding
+the GIL), in a second process for large ones (a streaming parse holds it). References
+are resolved across the files of one batch and against what the catalogue already holds.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +27,8 @@ from ddi_schemas.profile import ProfileChecker, RefTarget
 from ddi_schemas.registry import CompiledSchema, load_schema
 from ddi_schemas.xsd import add_columns, validate_xsd
 
-#: Files larger than this are XSD-validated in a second process while this one reads.
+#: Files larger than this are XSD-validated in a second process while this one reads;
+#: smaller ones in a thread of this one (as a tree, which takes about six times the file).
 PARALLEL_BYTES = 4 * 1024 * 1024
 
 #: Given targets not found in a batch, those that exist in the catalogue.
@@ -74,15 +77,48 @@ def open_file(path: Path, schema_dir: Path | None) -> FileCheck:
     return check
 
 
+class _XsdThread:
+    """The tree validation of a small file, in a thread: libxml2 parses and validates it
+    without holding the GIL, so the reading goes on meanwhile (it used to wait for it)."""
+
+    def __init__(self, info: DocumentInfo, schema: CompiledSchema) -> None:
+        self.findings: list[Finding] = []
+        self.unusable: str | None = None
+        self.failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(info, schema), daemon=True,
+                                        name="catalogue-xsd")
+        self._thread.start()
+
+    def _run(self, info: DocumentInfo, schema: CompiledSchema) -> None:
+        try:
+            self.findings = validate_xsd(info, schema)
+        except UnusableInput as exc:
+            self.unusable = exc.message
+        except BaseException as exc:  # noqa: BLE001 - raised again by the reading thread
+            self.failure = exc
+
+    def join(self) -> None:
+        self._thread.join()
+
+
+#: XSD validation under way beside the reading: a thread, a helper process, or None (done
+#: after the reading, for a large file in an envelope, or when no helper could start).
+Validation = _XsdThread | subprocess.Popen[bytes] | None
+
+
 class XsdRunner:
-    """Runs XSD validation inline for small files, in a helper process for large ones."""
+    """Runs XSD validation beside the reading: in a thread for small files, in a helper
+    process for large ones; a large file in an envelope is validated after the reading
+    (its tree is the whole envelope)."""
 
     def __init__(self, schema_dir: Path | None) -> None:
         self.schema_dir = schema_dir
 
-    def start(self, check: FileCheck) -> subprocess.Popen[bytes] | None:
-        assert check.info is not None
-        if check.info.size < PARALLEL_BYTES or check.info.envelope is not None:
+    def start(self, check: FileCheck) -> Validation:
+        assert check.info is not None and check.schema is not None
+        if check.info.size < PARALLEL_BYTES:
+            return _XsdThread(check.info, check.schema)
+        if check.info.envelope is not None:
             return None
         try:
             return subprocess.Popen(
@@ -91,12 +127,18 @@ class XsdRunner:
                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             )
         except OSError:
-            return None  # validated inline instead
+            return None  # validated after the reading instead
 
-    def finish(self, check: FileCheck, worker: subprocess.Popen[bytes] | None) -> None:
+    def finish(self, check: FileCheck, running: Validation) -> None:
         assert check.info is not None and check.schema is not None
-        if worker is not None:
-            output, _ = worker.communicate()
+        if isinstance(running, _XsdThread):
+            running.join()
+            if running.failure is not None:
+                raise running.failure
+            check.xsd, check.unusable = running.findings, running.unusable
+            return
+        if running is not None:
+            output, _ = running.communicate()
             try:
                 result = json.loads(output)
             except ValueError:
@@ -113,10 +155,12 @@ class XsdRunner:
             check.unusable = exc.message
 
     @staticmethod
-    def cancel(worker: subprocess.Popen[bytes] | None) -> None:
-        if worker is not None:
-            worker.kill()
-            worker.wait()
+    def cancel(running: Validation) -> None:
+        """Stop the validation of a file whose reading failed: a helper is killed; a
+        thread (a small file: a fraction of a second) ends on its own, unheard."""
+        if isinstance(running, subprocess.Popen):
+            running.kill()
+            running.wait()
 
 
 def read_file(check: FileCheck, *, mode: Mode, keep_xml: bool = False,
@@ -216,16 +260,16 @@ def validate_paths(paths: Iterable[Path], schema_dir: Path | None,
     for check in checks:
         if check.unusable is not None:
             continue
-        worker = runner.start(check)
+        xsd = runner.start(check)
         try:
             read_file(check, mode="facts")
         except BaseException:
-            runner.cancel(worker)
+            runner.cancel(xsd)
             raise
         if check.unusable is None:
-            runner.finish(check, worker)
+            runner.finish(check, xsd)
         else:
-            runner.cancel(worker)
+            runner.cancel(xsd)
     for index, check in enumerate(checks):
         if check.unusable is None:
             check.profile = check.checker.finish(batch_resolver(checks, index, published))

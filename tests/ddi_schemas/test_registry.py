@@ -8,10 +8,12 @@ import hashlib
 import importlib.resources
 import re
 import shutil
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from lxml import etree
 
 from catalogue.errors import SchemaUnavailable
 from ddi_schemas.registry import load_schema
@@ -140,3 +142,28 @@ def test_the_compiled_schema_is_made_once(schema_dir: Path) -> None:
     assert load_schema("3.3", schema_dir.parent / schema_dir.name) is first
     assert load_schema("3.2", schema_dir) is load_schema("3.2", schema_dir)
     assert load_schema("3.2", schema_dir) is not first
+    assert first.xsd is first.xsd
+
+
+def test_the_xsd_is_compiled_when_first_used(schema_dir: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    compiled: list[object] = []
+    real = etree.XMLSchema
+
+    def counting(*args: Any, **kwargs: Any) -> etree.XMLSchema:
+        compiled.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(etree, "XMLSchema", counting)
+    schema = load_schema("3.3", copy_schemas(schema_dir, tmp_path / "schemas", "3.3"))
+    assert schema.versionable and not compiled  # reading needs only the element sets
+
+    threads = [threading.Thread(target=lambda: schema.xsd) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(compiled) == 1
+    assert schema.xsd.validate(etree.fromstring(
+        b'<r:Agency xmlns:r="ddi:reusable:3_3">fr.example</r:Agency>'))

@@ -161,7 +161,7 @@ def _variable(agency: str, version: str, n: int) -> str:
 #: Runs a command, sampling the resident set of its process tree from /proc, and prints
 #: {"seconds", "returncode", "maxrss_kb", "tree_kb"} as JSON on its last line.
 _WRAPPER = r"""
-import json, os, resource, subprocess, sys, tempfile, time
+import json, os, resource, subprocess, sys, tempfile, threading, time
 
 def tree_rss_kb(root):
     children = {}
@@ -189,10 +189,20 @@ errors = tempfile.TemporaryFile()  # not a pipe: a long report must not block th
 start = time.perf_counter()
 proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=errors)
 peak = 0
-while proc.poll() is None:
-    peak = max(peak, tree_rss_kb(proc.pid))
-    time.sleep(0.1)  # a scan of /proc costs CPU: sample no faster
+done = threading.Event()
+
+def sample():
+    global peak
+    while not done.is_set():
+        peak = max(peak, tree_rss_kb(proc.pid))
+        done.wait(0.1)  # a scan of /proc costs CPU: sample no faster
+
+sampler = threading.Thread(target=sample)
+sampler.start()
+proc.wait()  # the time is taken when the command ends, not at the next sample
 seconds = time.perf_counter() - start
+done.set()
+sampler.join()
 errors.seek(0)
 print(errors.read().decode("utf-8", "replace")[-2000:], file=sys.stderr)
 print(json.dumps({"seconds": seconds, "returncode": proc.returncode, "tree_kb": peak,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree
 
 from catalogue.cli import main
 
@@ -31,6 +32,20 @@ def schema_dir() -> Path:
     if not (SCHEMAS / "3.3" / "instance.xsd").is_file():
         pytest.fail(f"the official DDI-L schemas are missing: expected them in {SCHEMAS}")
     return SCHEMAS
+
+
+@pytest.fixture
+def xsd_compilations(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The XSDs compiled in this process during the test (lxml's ``XMLSchema`` calls)."""
+    compiled: list[object] = []
+    real = etree.XMLSchema
+
+    def counting(*args: Any, **kwargs: Any) -> etree.XMLSchema:
+        compiled.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(etree, "XMLSchema", counting)
+    return compiled
 
 
 @pytest.fixture(scope="session")

@@ -63,11 +63,21 @@ def encode_item(item: AnyItem) -> str:
     (content hashes of items stored earlier depend on it), written by orjson: an item
     encodes in 4-7 us instead of 11-15 us. The standard library takes over for what
     orjson refuses (an integer beyond 64 bits)."""
-    value = _encoder(type(item), True)(item)
+    return compact_json(_encoder(type(item), True)(item))
+
+
+#: For what orjson refuses; ``json.dumps`` with options builds an encoder per call.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def compact_json(value: Any) -> str:
+    """``json.dumps(value, ensure_ascii=False, separators=(",", ":"))``, written by
+    orjson (the same text, in a third to a seventh of the time), the standard library
+    taking over for what orjson refuses (an integer beyond 64 bits)."""
     try:
         return orjson.dumps(value).decode("utf-8")
     except orjson.JSONEncodeError:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return _COMPACT.encode(value)
 
 
 def _loads(data: str) -> Any:

@@ -8,13 +8,13 @@ another lookup in the store.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast, get_args
 
 import orjson
 
+from catalogue.codec import compact_json
 from catalogue.model import parse_urn, primary_language
 from search.errors import InvalidDocument
 
@@ -25,9 +25,6 @@ Texts = tuple[tuple[str, str], ...]
 
 DOCUMENT_KINDS: tuple[str, ...] = get_args(DocumentKind)
 ACCESS_LEVELS: tuple[str, ...] = get_args(Access)
-#: For what orjson refuses (an integer beyond 64 bits); ``json.dumps`` with options
-#: builds an encoder per call.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +97,9 @@ class SearchDocument:
                            ("group_key", self.group_key)):
             if value:
                 record[key] = value
-        # orjson writes the same text as the standard library's compact encoder, in a
-        # seventh of the time (1.2 against 8.6 us a document; publishing 200,000
-        # variables encodes 210,000 documents).
-        try:
-            return orjson.dumps(record).decode("utf-8")
-        except orjson.JSONEncodeError:
-            return _ENCODER.encode(record)
+        # orjson: 1.2 against 8.6 us a document; publishing 200,000 variables encodes
+        # 210,000 documents.
+        return compact_json(record)
 
     @staticmethod
     def from_json(text: str | bytes) -> SearchDocument:

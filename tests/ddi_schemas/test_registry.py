@@ -10,12 +10,13 @@ import re
 import shutil
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from lxml import etree
 
 from catalogue.errors import SchemaUnavailable
+from ddi_schemas import registry
 from ddi_schemas.registry import load_schema
 
 if TYPE_CHECKING:
@@ -159,3 +160,24 @@ def test_the_xsd_is_compiled_when_first_used(schema_dir: Path, tmp_path: Path,
     assert len(xsd_compilations) == 1
     assert schema.xsd.validate(etree.fromstring(
         b'<r:Agency xmlns:r="ddi:reusable:3_3">fr.example</r:Agency>'))
+
+
+def test_the_element_sets_are_read_from_the_files_when_first_used(
+        schema_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A helper validating a file as a tree needs only the compiled XSD.
+    reads: list[object] = []
+    real = registry._identifiable_elements
+
+    def counting(files: Any) -> Any:
+        reads.append(files)
+        return real(files)
+
+    monkeypatch.setattr(registry, "_identifiable_elements", counting)
+    schema = load_schema("3.3", copy_schemas(schema_dir, tmp_path / "schemas", "3.3"))
+    schema.xsd  # noqa: B018
+    assert reads == []
+
+    assert "{ddi:logicalproduct:3_3}Variable" in schema.versionable
+    assert "{ddi:logicalproduct:3_3}Code" in schema.identifiable - schema.versionable
+    assert "{ddi:logicalproduct:3_3}CodeListScheme" in schema.maintainable
+    assert len(reads) == 1

@@ -24,7 +24,8 @@ from catalogue.reader import ReadItem
 from catalogue.store import Store
 from catalogue.store.publications import PublicationWriter
 from catalogue.store.records import Publication
-from catalogue.validation import FileCheck, XsdRunner, batch_resolver, open_file, read_file
+from catalogue.validation import FileCheck, batch_resolver, open_file, read_file
+from catalogue.xsd_runner import XsdRunner
 from ddi_schemas.findings import FileReport, Finding
 
 #: From this many bytes in a batch, its rows are written by a helper process while this

@@ -55,8 +55,9 @@ from catalogue.reader import ReadItem
 from catalogue.settings import Settings
 from catalogue.store import Store
 from catalogue.store.records import Publication
-from catalogue.validation import HeldContents, XsdRunner, batch_resolver, open_file, read_file
+from catalogue.validation import HeldContents, batch_resolver, open_file, read_file
 from catalogue.validation_report import DICTIONARY_RULE, report_from_record, report_to_record
+from catalogue.xsd_runner import XsdRunner
 from ddi_schemas.findings import XSD_RULE, FileReport, Finding
 
 SourceType = Literal["ddi", "csv", "xlsx"]

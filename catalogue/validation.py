@@ -10,10 +10,6 @@ are resolved across the files of one batch and against what the catalogue alread
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,15 +17,12 @@ from pathlib import Path
 from catalogue.codec import content_hash
 from catalogue.errors import UnusableInput
 from catalogue.reader import DocumentReader, Mode, ReadItem, ReadSummary, local_name
+from catalogue.xsd_runner import XsdRunner
 from ddi_schemas.findings import FileReport, Finding, sorted_findings
 from ddi_schemas.inspect import DocumentInfo, inspect_document
 from ddi_schemas.profile import ProfileChecker, RefTarget
 from ddi_schemas.registry import CompiledSchema, load_schema
-from ddi_schemas.xsd import add_columns, validate_xsd
-
-#: Files larger than this are XSD-validated in a second process while this one reads;
-#: smaller ones in a thread of this one (as a tree, which takes about six times the file).
-PARALLEL_BYTES = 4 * 1024 * 1024
+from ddi_schemas.xsd import add_columns
 
 #: Given targets not found in a batch, those that exist in the catalogue.
 PublishedLookup = Callable[[list[RefTarget]], set[RefTarget]]
@@ -75,92 +68,6 @@ def open_file(path: Path, schema_dir: Path | None) -> FileCheck:
     except UnusableInput as exc:
         check.unusable = exc.message
     return check
-
-
-class _XsdThread:
-    """The tree validation of a small file, in a thread: libxml2 parses and validates it
-    without holding the GIL, so the reading goes on meanwhile (it used to wait for it)."""
-
-    def __init__(self, info: DocumentInfo, schema: CompiledSchema) -> None:
-        self.findings: list[Finding] = []
-        self.unusable: str | None = None
-        self.failure: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(info, schema), daemon=True,
-                                        name="catalogue-xsd")
-        self._thread.start()
-
-    def _run(self, info: DocumentInfo, schema: CompiledSchema) -> None:
-        try:
-            self.findings = validate_xsd(info, schema)
-        except UnusableInput as exc:
-            self.unusable = exc.message
-        except BaseException as exc:  # noqa: BLE001 - raised again by the reading thread
-            self.failure = exc
-
-    def join(self) -> None:
-        self._thread.join()
-
-
-#: XSD validation under way beside the reading: a thread, a helper process, or None (done
-#: after the reading, for a large file in an envelope, or when no helper could start).
-Validation = _XsdThread | subprocess.Popen[bytes] | None
-
-
-class XsdRunner:
-    """Runs XSD validation beside the reading: in a thread for small files, in a helper
-    process for large ones; a large file in an envelope is validated after the reading
-    (its tree is the whole envelope)."""
-
-    def __init__(self, schema_dir: Path | None) -> None:
-        self.schema_dir = schema_dir
-
-    def start(self, check: FileCheck) -> Validation:
-        assert check.info is not None and check.schema is not None
-        if check.info.size < PARALLEL_BYTES:
-            return _XsdThread(check.info, check.schema)
-        if check.info.envelope is not None:
-            return None
-        try:
-            return subprocess.Popen(
-                [sys.executable, "-m", "ddi_schemas.worker", str(check.info.path),
-                 str(self.schema_dir or "")],
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            )
-        except OSError:
-            return None  # validated after the reading instead
-
-    def finish(self, check: FileCheck, running: Validation) -> None:
-        assert check.info is not None and check.schema is not None
-        if isinstance(running, _XsdThread):
-            running.join()
-            if running.failure is not None:
-                raise running.failure
-            check.xsd, check.unusable = running.findings, running.unusable
-            return
-        if running is not None:
-            output, _ = running.communicate()
-            try:
-                result = json.loads(output)
-            except ValueError:
-                result = None  # the helper died: validate here instead
-            if result is not None:
-                if result["status"] == "unusable":
-                    check.unusable = result["message"]
-                else:
-                    check.xsd = [Finding.from_json(f) for f in result["findings"]]
-                return
-        try:
-            check.xsd = validate_xsd(check.info, check.schema)
-        except UnusableInput as exc:
-            check.unusable = exc.message
-
-    @staticmethod
-    def cancel(running: Validation) -> None:
-        """Stop the validation of a file whose reading failed: a helper is killed; a
-        thread (a small file: a fraction of a second) ends on its own, unheard."""
-        if isinstance(running, subprocess.Popen):
-            running.kill()
-            running.wait()
 
 
 def read_file(check: FileCheck, *, mode: Mode, keep_xml: bool = False,
@@ -252,11 +159,13 @@ def catalogue_conflicts(check: FileCheck, held: HeldLookup) -> list[Finding]:
 
 def validate_paths(paths: Iterable[Path], schema_dir: Path | None,
                    published: PublishedLookup | None = None,
-                   held: HeldLookup | None = None) -> list[FileReport]:
+                   held: HeldLookup | None = None,
+                   runner: XsdRunner | None = None) -> list[FileReport]:
     """Validate files as one batch; every file gets a report, unusable ones included.
-    With ``held``, versions the catalogue holds with other content are reported too."""
+    With ``held``, versions the catalogue holds with other content are reported too.
+    ``runner`` is the caller's, when it started a helper early (:meth:`XsdRunner.prestart`)."""
     checks = [open_file(path, schema_dir) for path in paths]
-    runner = XsdRunner(schema_dir)
+    runner = runner or XsdRunner(schema_dir)
     for check in checks:
         if check.unusable is not None:
             continue

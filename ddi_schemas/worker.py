@@ -1,7 +1,8 @@
 """XSD validation in a separate process: ``python -m ddi_schemas.worker PATH
 SCHEMA_DIR``. Prints one JSON object: ``{"status": "ok", "findings": [...]}`` or
 ``{"status": "unusable", "message": ...}``. Lets a large file be validated on one core
-while the catalogue reads it on another."""
+while the catalogue reads it on another, and the first file of ``catalogue validate``
+while the catalogue is still starting (see :mod:`catalogue.xsd_runner`)."""
 
 from __future__ import annotations
 

@@ -4,16 +4,10 @@ in the stable JSON shape scripts rely on."""
 from __future__ import annotations
 
 import re
-import shutil
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pytest
-
-from catalogue import validation
 from catalogue.validation import validate_paths
-from ddi_schemas.profile import ProfileChecker
 
 if TYPE_CHECKING:
     from conftest import CliRunner, Example
@@ -124,60 +118,3 @@ def test_usage_errors_exit_2(cli: CliRunner, tmp_path: Path) -> None:
     missing = cli("validate", tmp_path / "missing.xml")
     assert missing.code == 2
     assert "cannot read the file" in missing.out
-
-
-def test_a_small_file_is_checked_against_the_xsd_while_it_is_read(
-        examples_dir: Path, schema_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The reading waits for the XSD validation to start: validated after the reading
-    # (as small files used to be), it never would.
-    invalid = examples_dir / "ddi-alliance-3.3" / "ArchiveExample.xml"
-    validating = threading.Event()
-    threads: list[threading.Thread] = []
-    real_validate, real_identity = validation.validate_xsd, ProfileChecker.identity
-
-    def validate_xsd(*args: Any, **kwargs: Any) -> Any:
-        threads.append(threading.current_thread())
-        validating.set()
-        return real_validate(*args, **kwargs)
-
-    def identity(self: ProfileChecker, *args: Any, **kwargs: Any) -> None:
-        assert validating.wait(timeout=10), "no XSD validation under way while reading"
-        real_identity(self, *args, **kwargs)
-
-    monkeypatch.setattr(validation, "validate_xsd", validate_xsd)
-    monkeypatch.setattr(ProfileChecker, "identity", identity)
-
-    [report] = validate_paths([invalid], schema_dir)
-
-    assert threads and threads[0] is not threading.current_thread()
-    assert not report.valid and report.unusable is None
-    assert [f.rule for f in report.errors] == ["XSD"] * len(report.errors) != []
-
-
-def test_a_failure_of_the_xsd_thread_reaches_the_caller(
-        examples_dir: Path, schema_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def validate_xsd(*_args: Any, **_kwargs: Any) -> Any:
-        raise MemoryError("no room for the tree")
-
-    monkeypatch.setattr(validation, "validate_xsd", validate_xsd)
-
-    with pytest.raises(MemoryError, match="no room for the tree"):
-        validate_paths([examples_dir / "ddi-alliance-3.3" / "QuestionExample.xml"],
-                       schema_dir)
-
-
-def test_a_large_file_is_validated_by_a_helper_without_compiling_the_xsd_here(
-        examples_dir: Path, schema_dir: Path, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch, xsd_compilations: list[object]) -> None:
-    # Every file is "large" here; a copy of the schemas is a schema this process has not
-    # compiled yet.
-    schemas = tmp_path / "schemas"
-    shutil.copytree(schema_dir / "3.3", schemas / "3.3")
-    monkeypatch.setattr(validation, "PARALLEL_BYTES", 0)
-    invalid = examples_dir / "ddi-alliance-3.3" / "ArchiveExample.xml"
-
-    [report] = validate_paths([invalid], schemas)
-
-    assert not report.valid and report.unusable is None
-    assert [f.rule for f in report.errors] == ["XSD"] * len(report.errors) != []
-    assert xsd_compilations == []

@@ -1,0 +1,170 @@
+"""XSD validation beside the reading: a thread for a small file, a helper process for a
+large one, and the helper of a command's first file started before the reader loads."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from catalogue import xsd_runner
+from catalogue.validation import validate_paths
+from catalogue.xsd_runner import XsdRunner
+from ddi_schemas.profile import ProfileChecker
+from ddi_schemas.registry import load_schema
+
+
+@pytest.fixture
+def invalid(examples_dir: Path) -> Path:
+    """A readable file that breaks the XSD."""
+    return examples_dir / "ddi-alliance-3.3" / "ArchiveExample.xml"
+
+
+@pytest.fixture
+def fresh_schemas(schema_dir: Path, tmp_path: Path) -> Path:
+    """A copy of the 3.3 schemas: a schema this process has not compiled yet."""
+    schemas = tmp_path / "schemas"
+    shutil.copytree(schema_dir / "3.3", schemas / "3.3")
+    return schemas
+
+
+@pytest.fixture
+def helpers(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[bytes]]:
+    """The helper processes started during the test."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    class Popen(subprocess.Popen[bytes]):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(xsd_runner.subprocess, "Popen", Popen)
+    return started
+
+
+def assert_only_xsd_errors(report: Any) -> None:
+    assert not report.valid and report.unusable is None
+    assert [f.rule for f in report.errors] == ["XSD"] * len(report.errors) != []
+
+
+def test_a_small_file_is_checked_against_the_xsd_while_it_is_read(
+        invalid: Path, schema_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The reading waits for the XSD validation to start: validated after the reading
+    # (as small files used to be), it never would.
+    validating = threading.Event()
+    threads: list[threading.Thread] = []
+    real_validate, real_identity = xsd_runner.validate_xsd, ProfileChecker.identity
+
+    def validate_xsd(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread())
+        validating.set()
+        return real_validate(*args, **kwargs)
+
+    def identity(self: ProfileChecker, *args: Any, **kwargs: Any) -> None:
+        assert validating.wait(timeout=10), "no XSD validation under way while reading"
+        real_identity(self, *args, **kwargs)
+
+    monkeypatch.setattr(xsd_runner, "validate_xsd", validate_xsd)
+    monkeypatch.setattr(ProfileChecker, "identity", identity)
+
+    [report] = validate_paths([invalid], schema_dir)
+
+    assert threads and threads[0] is not threading.current_thread()
+    assert_only_xsd_errors(report)
+
+
+def test_a_failure_of_the_xsd_thread_reaches_the_caller(
+        examples_dir: Path, schema_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def validate_xsd(*_args: Any, **_kwargs: Any) -> Any:
+        raise MemoryError("no room for the tree")
+
+    monkeypatch.setattr(xsd_runner, "validate_xsd", validate_xsd)
+
+    with pytest.raises(MemoryError, match="no room for the tree"):
+        validate_paths([examples_dir / "ddi-alliance-3.3" / "QuestionExample.xml"],
+                       schema_dir)
+
+
+def test_a_large_file_is_validated_by_a_helper_without_compiling_the_xsd_here(
+        invalid: Path, fresh_schemas: Path, monkeypatch: pytest.MonkeyPatch,
+        xsd_compilations: list[object], helpers: list[subprocess.Popen[bytes]]) -> None:
+    monkeypatch.setattr(xsd_runner, "PARALLEL_BYTES", 0)  # every file is "large" here
+
+    [report] = validate_paths([invalid], fresh_schemas)
+
+    assert_only_xsd_errors(report)
+    assert len(helpers) == 1 and xsd_compilations == []
+
+
+def test_a_helper_started_early_validates_the_file_when_its_turn_comes(
+        invalid: Path, fresh_schemas: Path, xsd_compilations: list[object],
+        helpers: list[subprocess.Popen[bytes]]) -> None:
+    with XsdRunner(fresh_schemas) as runner:
+        runner.prestart(invalid)  # a small file: a thread would validate it otherwise
+        assert len(helpers) == 1
+        [report] = validate_paths([invalid], fresh_schemas, runner=runner)
+
+    assert_only_xsd_errors(report)
+    assert len(helpers) == 1 and xsd_compilations == []  # that helper, no other, no thread
+    assert helpers[0].returncode == 0
+
+
+def test_no_helper_is_started_early_once_this_process_has_compiled_the_xsd(
+        invalid: Path, schema_dir: Path, helpers: list[subprocess.Popen[bytes]]) -> None:
+    load_schema("3.3", schema_dir).xsd  # noqa: B018 - compiled, as by an earlier check
+    with XsdRunner(schema_dir) as runner:
+        runner.prestart(invalid)  # a thread now validates it sooner than a new process
+        [report] = validate_paths([invalid], schema_dir, runner=runner)
+
+    assert_only_xsd_errors(report)
+    assert helpers == []
+
+
+def test_a_helper_started_for_a_file_never_read_is_stopped(
+        invalid: Path, fresh_schemas: Path, helpers: list[subprocess.Popen[bytes]]) -> None:
+    with XsdRunner(fresh_schemas) as runner:
+        runner.prestart(invalid)
+    assert len(helpers) == 1 and helpers[0].returncode is not None
+
+
+def test_a_file_that_is_not_ddi_gets_no_helper_and_its_own_report(
+        tmp_path: Path, fresh_schemas: Path, helpers: list[subprocess.Popen[bytes]]) -> None:
+    other = tmp_path / "other.xml"
+    other.write_text("<html xmlns='http://www.w3.org/1999/xhtml'/>")
+    with XsdRunner(fresh_schemas) as runner:
+        runner.prestart(other)
+        [report] = validate_paths([other], fresh_schemas, runner=runner)
+
+    assert helpers == []
+    assert report.unusable is not None and "DDI" in report.unusable
+
+
+def test_catalogue_validate_starts_the_xsd_helper_before_loading_the_reader(
+        invalid: Path, schema_dir: Path, tmp_path: Path) -> None:
+    # The helper compiles the XSD while this process imports the reader and the profile
+    # rules (langcodes, the model): started after them, it would end that much later.
+    code = (
+        "import subprocess, sys\n"
+        "real = subprocess.Popen\n"
+        "class Popen(real):\n"
+        "    def __init__(self, *args, **kwargs):\n"
+        "        print('reader loaded' if 'catalogue.reader' in sys.modules\n"
+        "              else 'reader not loaded', file=sys.stderr)\n"
+        "        super().__init__(*args, **kwargs)\n"
+        "subprocess.Popen = Popen\n"
+        "from catalogue.cli import main\n"
+        "sys.exit(main(['validate', sys.argv[1]]))\n"
+    )
+    env = {"CATALOGUE_DDI_SCHEMAS": str(schema_dir), "CATALOGUE_DATA_DIR": str(tmp_path),
+           "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-c", code, str(invalid)], capture_output=True,
+                            text=True, env=env, check=False)
+
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines()[0] == "reader not loaded"
+    assert "invalid" in result.stdout

@@ -10,7 +10,10 @@ a :class:`SchemaUnavailable` error that names every place looked at.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
+import os
 import re
 import threading
 from collections.abc import Iterable
@@ -112,8 +115,15 @@ class CompiledSchema:
         return self._elements[2]
 
     @cached_property
-    def _elements(self) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
-        return _identifiable_elements(self.entry.parent.glob("*.xsd"))
+    def _elements(self) -> ElementSets:
+        # The files were checked to be the official ones: what they say is a fact of the
+        # version, kept per user (reading them again took 25 ms of every command's start).
+        cached = _cached_elements(self.version)
+        if cached is not None:
+            return cached
+        found = _identifiable_elements(self.entry.parent.glob("*.xsd"))
+        _cache_elements(self.version, found)
+        return found
 
     @property
     def compiled(self) -> bool:
@@ -246,9 +256,69 @@ def _compile_xsd(version: str, entry: Path, where: str) -> etree.XMLSchema:
             f"cannot compile the DDI-L {version} XSD in {where}: {exc}") from exc
 
 
-def _identifiable_elements(
-    files: Iterable[Path],
-) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+#: Identifiable, versionable and maintainable elements (see :class:`CompiledSchema`).
+ElementSets = tuple[frozenset[str], frozenset[str], frozenset[str]]
+#: Changed whenever :func:`_identifiable_elements` would find other sets in the same files.
+_ELEMENTS_FORMAT = 1
+
+
+def _elements_cache(version: str) -> Path | None:
+    """Where the element sets of the official ``version`` are kept: the user's cache
+    directory (``XDG_CACHE_HOME``, else ``~/.cache``), under a name that changes with the
+    official files' digests and with the way the sets are derived."""
+    try:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    except RuntimeError:  # no home directory
+        return None
+    digests = json.dumps(OFFICIAL_SHA256[version], sort_keys=True).encode()
+    key = hashlib.sha256(digests).hexdigest()[:16]
+    return base / "cohort-catalogue" / f"ddi-{version}-elements-{_ELEMENTS_FORMAT}-{key}.json"
+
+
+def _cached_elements(version: str) -> ElementSets | None:
+    """The sets kept by :func:`_cache_elements`; None when there are none (or none that
+    can be read: they are then derived again and kept anew)."""
+    path = _elements_cache(version)
+    if path is None:
+        return None
+    try:
+        kept = json.loads(path.read_bytes())
+        sets = tuple(frozenset(kept[name]) for name in _ELEMENT_KINDS)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not all(sets) or not all(isinstance(e, str) for found in sets for e in found):
+        return None
+    return sets[0], sets[1], sets[2]
+
+
+def _cache_elements(version: str, sets: ElementSets) -> None:
+    """Keep ``sets`` for the next process (written whole, then renamed: a reader never
+    sees half a file); a cache that cannot be written is done without."""
+    import tempfile  # noqa: PLC0415 - 5 ms, once per user and version
+
+    path = _elements_cache(version)
+    if path is None:
+        return
+    text = json.dumps({name: sorted(found) for name, found in zip(_ELEMENT_KINDS, sets,
+                                                                  strict=True)})
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    except OSError:
+        return
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+
+
+_ELEMENT_KINDS = ("identifiable", "versionable", "maintainable")
+
+
+def _identifiable_elements(files: Iterable[Path]) -> ElementSets:
     """Global elements whose type derives from the reusable Identifiable/Versionable/
     Maintainable types, read from the XSD's own type hierarchy."""
     base_of: dict[str, str] = {}

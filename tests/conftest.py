@@ -120,8 +120,10 @@ CliRunner = Callable[..., CliResult]
 
 @pytest.fixture(autouse=True)
 def _own_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test reads or writes the developer's catalogue (``var/``)."""
+    """No test reads or writes the developer's catalogue (``var/``), or their cache (the
+    XSD's element sets)."""
     monkeypatch.setenv("CATALOGUE_DATA_DIR", str(tmp_path / "catalogue-data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from lxml import etree
 
 from catalogue.errors import SchemaUnavailable
 from ddi_schemas import registry
-from ddi_schemas.registry import load_schema
+from ddi_schemas.registry import CompiledSchema, load_schema
 
 if TYPE_CHECKING:
     from conftest import CliRunner
@@ -162,9 +162,9 @@ def test_the_xsd_is_compiled_when_first_used(schema_dir: Path, tmp_path: Path,
         b'<r:Agency xmlns:r="ddi:reusable:3_3">fr.example</r:Agency>'))
 
 
-def test_the_element_sets_are_read_from_the_files_when_first_used(
-        schema_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A helper validating a file as a tree needs only the compiled XSD.
+@pytest.fixture
+def element_reads(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Each time the element sets are read from the XSD files."""
     reads: list[object] = []
     real = registry._identifiable_elements
 
@@ -173,11 +173,59 @@ def test_the_element_sets_are_read_from_the_files_when_first_used(
         return real(files)
 
     monkeypatch.setattr(registry, "_identifiable_elements", counting)
-    schema = load_schema("3.3", copy_schemas(schema_dir, tmp_path / "schemas", "3.3"))
-    schema.xsd  # noqa: B018
-    assert reads == []
+    return reads
 
+
+def assert_right_sets(schema: CompiledSchema) -> None:
     assert "{ddi:logicalproduct:3_3}Variable" in schema.versionable
     assert "{ddi:logicalproduct:3_3}Code" in schema.identifiable - schema.versionable
     assert "{ddi:logicalproduct:3_3}CodeListScheme" in schema.maintainable
-    assert len(reads) == 1
+
+
+def test_the_element_sets_are_read_from_the_files_when_first_used(
+        schema_dir: Path, tmp_path: Path, element_reads: list[object]) -> None:
+    # A helper validating a file as a tree needs only the compiled XSD.
+    schema = load_schema("3.3", copy_schemas(schema_dir, tmp_path / "schemas", "3.3"))
+    schema.xsd  # noqa: B018
+    assert element_reads == []
+
+    assert_right_sets(schema)
+    assert len(element_reads) == 1
+
+
+def test_the_element_sets_are_kept_for_the_next_process(
+        schema_dir: Path, tmp_path: Path, element_reads: list[object]) -> None:
+    first = load_schema("3.3", copy_schemas(schema_dir, tmp_path / "first", "3.3"))
+    assert_right_sets(first)
+    # another copy: a new schema, as in a new process
+    second = load_schema("3.3", copy_schemas(schema_dir, tmp_path / "second", "3.3"))
+
+    assert (second.identifiable, second.versionable, second.maintainable) == (
+        first.identifiable, first.versionable, first.maintainable)
+    assert len(element_reads) == 1
+    assert list((tmp_path / "user-cache" / "cohort-catalogue").glob("ddi-3.3-*.json"))
+
+
+def test_damaged_kept_element_sets_are_read_again_from_the_files(
+        schema_dir: Path, tmp_path: Path, element_reads: list[object]) -> None:
+    assert_right_sets(load_schema("3.3", copy_schemas(schema_dir, tmp_path / "a", "3.3")))
+    [kept] = (tmp_path / "user-cache" / "cohort-catalogue").glob("ddi-3.3-*.json")
+    for n, damage in enumerate((b'{"identifiable": [', b'{"identifiable": 1}', b"[]", b"")):
+        kept.write_bytes(damage)
+        schema = load_schema("3.3", copy_schemas(schema_dir, tmp_path / f"damaged-{n}", "3.3"))
+        assert_right_sets(schema)
+    assert len(element_reads) == 5
+    assert_right_sets(load_schema("3.3", copy_schemas(schema_dir, tmp_path / "b", "3.3")))
+    assert len(element_reads) == 5  # kept anew
+
+
+def test_element_sets_that_cannot_be_kept_are_done_without(
+        schema_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        element_reads: list[object]) -> None:
+    not_a_directory = tmp_path / "cache-file"
+    not_a_directory.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(not_a_directory))
+
+    for copy in ("a", "b"):
+        assert_right_sets(load_schema("3.3", copy_schemas(schema_dir, tmp_path / copy, "3.3")))
+    assert len(element_reads) == 2

@@ -13,15 +13,16 @@ from typing import TYPE_CHECKING, Any
 from catalogue.batch import batch_collection
 from catalogue.errors import BadRequest, NotFound
 from catalogue.settings import Settings
-from catalogue.xsd_runner import XsdRunner
 from ddi_schemas.findings import FileReport, report_text
+from ddi_schemas.worker import start_early
 
 if TYPE_CHECKING:
     from catalogue.store import Store
 
 # The store (SQLAlchemy) and publishing are imported by the commands that use them:
-# ``catalogue validate`` starts in half the time without them. It imports the reader and
-# the profile rules (langcodes, the model) itself, once its first file's XSD helper runs.
+# ``catalogue validate`` starts in half the time without them. It imports the reader, the
+# XSD and the profile rules (lxml, langcodes, the model) once its first file's XSD helper
+# is started, which compiles the XSD meanwhile.
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -114,10 +115,11 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
     paths = expand_paths(args.paths)
     if not paths:
         raise BadRequest("no file to validate: the directories given hold no *.xml file")
-    with XsdRunner(settings.ddi_schemas) as runner, batch_collection():
-        runner.prestart(paths[0])
-        from catalogue.validation import validate_paths  # noqa: PLC0415 - see the imports
+    early = start_early(paths[0], settings.ddi_schemas)  # first: see the imports
+    from catalogue.validation import validate_paths  # noqa: PLC0415
+    from catalogue.xsd_runner import XsdRunner  # noqa: PLC0415
 
+    with XsdRunner(settings.ddi_schemas, {paths[0]: early}) as runner, batch_collection():
         store = existing_store(settings)
         reports = validate_paths(paths, settings.ddi_schemas,
                                  store.existing_targets if store else None,

@@ -1,36 +1,28 @@
 """XSD validation beside the reading of a file: in a thread of this process for a small
 file (libxml2 parses and validates a tree without holding the GIL), in a helper process
-(``python -m ddi_schemas.worker``) for a large one (a streaming parse holds it).
-
-This module imports no more than the XSD check needs, so that a command can start the
-helper of its first file (:meth:`XsdRunner.prestart`) before it loads the reader and the
-profile rules: the helper then compiles the XSD while this process imports, instead of
-after (about a third of ``catalogue validate`` on a 2.5 MB file).
+(:mod:`ddi_schemas.worker`) for a large one (a streaming parse holds it), or by a helper
+started early for the first file of a command (:func:`ddi_schemas.worker.start_early`).
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from catalogue.errors import CatalogueError, UnusableInput
+from catalogue.errors import UnusableInput
 from ddi_schemas.findings import Finding
-from ddi_schemas.inspect import DocumentInfo, inspect_document
-from ddi_schemas.registry import CompiledSchema, is_compiled
+from ddi_schemas.inspect import DocumentInfo
+from ddi_schemas.registry import CompiledSchema
+from ddi_schemas.worker import PARALLEL_BYTES, spawn
 from ddi_schemas.xsd import validate_xsd
 
 if TYPE_CHECKING:
     from catalogue.validation import FileCheck
-
-#: Files larger than this are XSD-validated in a second process while this one reads;
-#: smaller ones in a thread of this one (as a tree, which takes about six times the file).
-PARALLEL_BYTES = 4 * 1024 * 1024
-
 
 class _XsdThread:
     """The tree validation of a small file, in a thread: libxml2 parses and validates it
@@ -64,12 +56,15 @@ Validation = _XsdThread | subprocess.Popen[bytes] | None
 class XsdRunner:
     """Runs XSD validation beside the reading: in a thread for small files, in a helper
     process for large ones; a large file in an envelope is validated after the reading
-    (its tree is the whole envelope). Use it as a context manager when calling
-    :meth:`prestart`: a helper started for a file never read is stopped on exit."""
+    (its tree is the whole envelope). ``early`` holds helpers already started, by path
+    (:func:`ddi_schemas.worker.start_early`); use the runner as a context manager then: a
+    helper for a file never read is stopped on exit."""
 
-    def __init__(self, schema_dir: Path | None) -> None:
+    def __init__(self, schema_dir: Path | None,
+                 early: Mapping[Path, subprocess.Popen[bytes] | None] | None = None) -> None:
         self.schema_dir = schema_dir
-        self._early: dict[Path, subprocess.Popen[bytes]] = {}
+        self._early = {path: helper for path, helper in (early or {}).items()
+                       if helper is not None}
 
     def __enter__(self) -> XsdRunner:
         return self
@@ -80,22 +75,6 @@ class XsdRunner:
             self.cancel(helper)
         self._early.clear()
 
-    def prestart(self, path: Path) -> None:
-        """Start the helper of ``path`` now, whatever its size, when this process has not
-        compiled the XSD of its version yet (a fresh command): it compiles its own while
-        the caller goes on importing. A file that cannot be read as DDI-L is left to
-        :func:`catalogue.validation.open_file`, which reports why."""
-        try:
-            info = inspect_document(path)
-        except CatalogueError:
-            return
-        if (info.envelope is not None and info.size >= PARALLEL_BYTES) or is_compiled(
-                info.ddi_version, self.schema_dir):
-            return
-        helper = self._helper(path)
-        if helper is not None:
-            self._early[path] = helper
-
     def start(self, check: FileCheck) -> Validation:
         assert check.info is not None and check.schema is not None
         early = self._early.pop(check.path, None)
@@ -105,17 +84,7 @@ class XsdRunner:
             return _XsdThread(check.info, check.schema)
         if check.info.envelope is not None:
             return None
-        return self._helper(check.info.path)
-
-    def _helper(self, path: Path) -> subprocess.Popen[bytes] | None:
-        try:
-            return subprocess.Popen(
-                [sys.executable, "-m", "ddi_schemas.worker", str(path),
-                 str(self.schema_dir or "")],
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            )
-        except OSError:
-            return None  # validated after the reading instead
+        return spawn(check.info.path, self.schema_dir)  # None: validated after the reading
 
     def finish(self, check: FileCheck, running: Validation) -> None:
         assert check.info is not None and check.schema is not None

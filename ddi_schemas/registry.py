@@ -151,7 +151,7 @@ def load_schema(version: str, schema_dir: Path | None) -> CompiledSchema:
     on first use: see :class:`CompiledSchema`)."""
     if version not in SUPPORTED_VERSIONS:
         raise SchemaUnavailable(f"no official XSD is known for DDI-L {version}")
-    key = _key(version, schema_dir)
+    key = (version, str(schema_dir.resolve()) if schema_dir else "")
     with _cache_lock:
         cached = _cache.get(key)
         if cached is not None:
@@ -161,16 +161,10 @@ def load_schema(version: str, schema_dir: Path | None) -> CompiledSchema:
         return found
 
 
-def _key(version: str, schema_dir: Path | None) -> tuple[str, str]:
-    return version, str(schema_dir.resolve()) if schema_dir else ""
-
-
-def is_compiled(version: str, schema_dir: Path | None) -> bool:
-    """Whether this process has compiled the XSD of ``version`` from ``schema_dir``
-    (without looking for it when it has not)."""
+def compiled_any() -> bool:
+    """Whether this process has compiled an XSD (of any version, from anywhere)."""
     with _cache_lock:
-        cached = _cache.get(_key(version, schema_dir))
-    return cached is not None and cached.compiled
+        return any(schema.compiled for schema in _cache.values())
 
 
 def _locate(version: str, schema_dir: Path | None) -> CompiledSchema:

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-import catalogue.commands as commands
 import catalogue.publishing
 import catalogue.validation
 import search.indexing
@@ -45,7 +44,7 @@ def test_publish_validate_and_reindex_run_with_batch_thresholds(
     monkeypatch.setattr(search.indexing, "index_publications",
                         _recording(seen, search.indexing.index_publications))
     monkeypatch.setattr(search.indexing, "reindex", _recording(seen, search.indexing.reindex))
-    monkeypatch.setattr(commands, "validate_paths",
+    monkeypatch.setattr(catalogue.validation, "validate_paths",
                         _recording(seen, catalogue.validation.validate_paths))
 
     assert cli("validate", path).code == 0

@@ -1,5 +1,5 @@
 """XSD validation beside the reading: a thread for a small file, a helper process for a
-large one, and the helper of a command's first file started before the reader loads."""
+large one, and the helper of a command's first file started before anything else loads."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ import pytest
 from catalogue import xsd_runner
 from catalogue.validation import validate_paths
 from catalogue.xsd_runner import XsdRunner
+from ddi_schemas import registry, worker
 from ddi_schemas.profile import ProfileChecker
 from ddi_schemas.registry import load_schema
+from ddi_schemas.worker import start_early
 
 
 @pytest.fixture
@@ -43,7 +45,7 @@ def helpers(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[bytes]]:
             super().__init__(*args, **kwargs)
             started.append(self)
 
-    monkeypatch.setattr(xsd_runner.subprocess, "Popen", Popen)
+    monkeypatch.setattr(subprocess, "Popen", Popen)
     return started
 
 
@@ -101,60 +103,73 @@ def test_a_large_file_is_validated_by_a_helper_without_compiling_the_xsd_here(
     assert len(helpers) == 1 and xsd_compilations == []
 
 
+@pytest.fixture
+def fresh_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in a new ``catalogue`` process: no XSD compiled yet."""
+    monkeypatch.setattr(registry, "compiled_any", lambda: False)
+
+
 def test_a_helper_started_early_validates_the_file_when_its_turn_comes(
-        invalid: Path, fresh_schemas: Path, xsd_compilations: list[object],
-        helpers: list[subprocess.Popen[bytes]]) -> None:
-    with XsdRunner(fresh_schemas) as runner:
-        runner.prestart(invalid)  # a small file: a thread would validate it otherwise
-        assert len(helpers) == 1
+        invalid: Path, fresh_schemas: Path, fresh_process: None,
+        xsd_compilations: list[object], helpers: list[subprocess.Popen[bytes]]) -> None:
+    early = start_early(invalid, fresh_schemas)  # a small file: a thread otherwise
+    assert early is not None and helpers == [early]
+    with XsdRunner(fresh_schemas, {invalid: early}) as runner:
         [report] = validate_paths([invalid], fresh_schemas, runner=runner)
 
     assert_only_xsd_errors(report)
-    assert len(helpers) == 1 and xsd_compilations == []  # that helper, no other, no thread
-    assert helpers[0].returncode == 0
+    assert helpers == [early] and xsd_compilations == []  # that helper, no other, no thread
+    assert early.returncode == 0
 
 
-def test_no_helper_is_started_early_once_this_process_has_compiled_the_xsd(
+def test_no_helper_is_started_early_once_this_process_has_compiled_an_xsd(
         invalid: Path, schema_dir: Path, helpers: list[subprocess.Popen[bytes]]) -> None:
-    load_schema("3.3", schema_dir).xsd  # noqa: B018 - compiled, as by an earlier check
-    with XsdRunner(schema_dir) as runner:
-        runner.prestart(invalid)  # a thread now validates it sooner than a new process
-        [report] = validate_paths([invalid], schema_dir, runner=runner)
+    load_schema("3.3", schema_dir).xsd  # noqa: B018 - as by an earlier command
+    assert start_early(invalid, schema_dir) is None  # a thread validates it sooner
+    assert helpers == []
 
-    assert_only_xsd_errors(report)
+
+def test_no_helper_is_started_early_for_a_large_file_or_a_missing_one(
+        invalid: Path, tmp_path: Path, fresh_schemas: Path, fresh_process: None,
+        monkeypatch: pytest.MonkeyPatch, helpers: list[subprocess.Popen[bytes]]) -> None:
+    assert start_early(tmp_path / "missing.xml", fresh_schemas) is None
+    monkeypatch.setattr(worker, "PARALLEL_BYTES", invalid.stat().st_size)
+    assert start_early(invalid, fresh_schemas) is None  # started with its reading instead
     assert helpers == []
 
 
 def test_a_helper_started_for_a_file_never_read_is_stopped(
-        invalid: Path, fresh_schemas: Path, helpers: list[subprocess.Popen[bytes]]) -> None:
-    with XsdRunner(fresh_schemas) as runner:
-        runner.prestart(invalid)
+        invalid: Path, fresh_schemas: Path, fresh_process: None,
+        helpers: list[subprocess.Popen[bytes]]) -> None:
+    with XsdRunner(fresh_schemas, {invalid: start_early(invalid, fresh_schemas)}):
+        pass
     assert len(helpers) == 1 and helpers[0].returncode is not None
 
 
-def test_a_file_that_is_not_ddi_gets_no_helper_and_its_own_report(
-        tmp_path: Path, fresh_schemas: Path, helpers: list[subprocess.Popen[bytes]]) -> None:
+def test_a_file_that_is_not_ddi_gets_its_report_and_its_early_helper_is_stopped(
+        tmp_path: Path, fresh_schemas: Path, fresh_process: None,
+        helpers: list[subprocess.Popen[bytes]]) -> None:
     other = tmp_path / "other.xml"
     other.write_text("<html xmlns='http://www.w3.org/1999/xhtml'/>")
-    with XsdRunner(fresh_schemas) as runner:
-        runner.prestart(other)
+    with XsdRunner(fresh_schemas, {other: start_early(other, fresh_schemas)}) as runner:
         [report] = validate_paths([other], fresh_schemas, runner=runner)
 
-    assert helpers == []
     assert report.unusable is not None and "DDI" in report.unusable
+    assert len(helpers) == 1 and helpers[0].returncode is not None
 
 
 def test_catalogue_validate_starts_the_xsd_helper_before_loading_the_reader(
         invalid: Path, schema_dir: Path, tmp_path: Path) -> None:
-    # The helper compiles the XSD while this process imports the reader and the profile
-    # rules (langcodes, the model): started after them, it would end that much later.
+    # The helper compiles the XSD while this process imports lxml, the reader and the
+    # profile rules (langcodes, the model): started after them, it would end that much
+    # later.
     code = (
         "import subprocess, sys\n"
         "real = subprocess.Popen\n"
         "class Popen(real):\n"
         "    def __init__(self, *args, **kwargs):\n"
-        "        print('reader loaded' if 'catalogue.reader' in sys.modules\n"
-        "              else 'reader not loaded', file=sys.stderr)\n"
+        "        loaded = [m for m in ('lxml.etree', 'catalogue.reader') if m in sys.modules]\n"
+        "        print('loaded:', *loaded, file=sys.stderr)\n"
         "        super().__init__(*args, **kwargs)\n"
         "subprocess.Popen = Popen\n"
         "from catalogue.cli import main\n"
@@ -166,5 +181,5 @@ def test_catalogue_validate_starts_the_xsd_helper_before_loading_the_reader(
                             text=True, env=env, check=False)
 
     assert result.returncode == 1, result.stderr
-    assert result.stderr.splitlines()[0] == "reader not loaded"
+    assert result.stderr.splitlines()[0] == "loaded:"
     assert "invalid" in result.stdout

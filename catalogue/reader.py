@@ -13,7 +13,8 @@ This reads DDIInstance, FragmentInstance (one object per Fragment, in any order)
 OAI-PMH record wrapping DDI-L and bare maintainables alike.
 
 Two modes: ``model`` builds every item (for publishing and browsing); ``facts`` only
-feeds the profile checker (for ``catalogue validate``, about three times faster).
+feeds the profile checker (for ``catalogue validate``, about three times faster), and
+walks a file of up to 32 MB parsed whole rather than streamed (see ``_events``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from catalogue.model import ACCESS_ATTRIBUTE, AnyItem, Identity, LangText, Refer
 from ddi_schemas.inspect import DocumentInfo, safe_parser_options, syntax_error_message
 from ddi_schemas.profile import ProfileChecker, RefTarget
 from ddi_schemas.registry import CompiledSchema
+from ddi_schemas.xsd import TREE_BYTES
 
 Mode = Literal["model", "facts"]
 
@@ -169,11 +171,10 @@ class DocumentReader:
         n = self.names
         fragment, top_level = n.ddi + "Fragment", n.ddi + "TopLevelReference"
         tags = sorted(self.schema.versionable | {self.info.ddi_root, fragment, top_level})
-        events = etree.iterparse(str(self.info.path), events=("end",), tag=tags,
-                                 **safe_parser_options())
         versionable, identifiable = self.schema.versionable, self.schema.identifiable
         facts = self.mode == "facts"
         try:
+            events = self._events(tags)
             for _event, element in events:
                 tag = element.tag
                 if tag == top_level:
@@ -191,6 +192,22 @@ class DocumentReader:
                     self._root_title(element)
         except etree.XMLSyntaxError as exc:
             raise UnusableInput(syntax_error_message(str(self.info.path), exc)) from None
+
+    def _events(self, tags: list[str]) -> Iterator[tuple[str, etree._Element]]:
+        """The end of each element named in ``tags``, in document order, parsed as the file
+        is read. In ``facts`` mode, a file of up to :data:`TREE_BYTES` is parsed whole
+        first, then walked: the same events (an element ends with all it holds) a fifth
+        sooner (0.42 against 0.55-0.62 s for 25 MB), in the memory the XSD check of such
+        a file takes anyway. Publishing keeps to the stream, its memory bounded by the
+        largest item."""
+        path = str(self.info.path)
+        events: Iterator[tuple[str, etree._Element]]
+        if self.mode == "model" or self.info.size > TREE_BYTES:
+            events = etree.iterparse(path, events=("end",), tag=tags, **safe_parser_options())
+        else:
+            tree = etree.parse(path, etree.XMLParser(**safe_parser_options()))
+            events = etree.iterwalk(tree, events=("end",), tag=tags)
+        return events
 
     # -- one versionable (and the identifiables inside it) --------------------------------
 

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING
 import pytest
 from lxml import etree
 
+from catalogue import reader as reader_module
 from catalogue.model import AnyItem, Identity, Reference
 from catalogue.reader import DocumentReader, ReadItem
+from catalogue.validation import validate_paths
 from ddi_schemas.inspect import inspect_document
 from ddi_schemas.profile import ProfileChecker
 from ddi_schemas.registry import load_schema
@@ -126,6 +128,33 @@ def test_facts_mode_checks_without_building_items(ddi: SmallDDI, schema_dir: Pat
     rules = sorted(f.rule for f in checker.finish())
     assert rules == ["reference-dangling", "variable-label", "variable-name"]
 
+
+
+def test_facts_mode_walks_a_small_file_parsed_whole(
+        ddi: SmallDDI, schema_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Parsed whole then walked: faster than the stream; publishing keeps to the stream.
+    path = ddi.write("small.xml", ddi.scheme(
+        "l:VariableScheme", "vs", ddi.variable("v1", "V1", {"fr": "Âge"})))
+    info, schema = inspect_document(path), load_schema("3.3", schema_dir)
+
+    def streamed(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("parsed as a stream")
+
+    monkeypatch.setattr(reader_module.etree, "iterparse", streamed)
+    assert list(DocumentReader(info, schema, ProfileChecker(), mode="facts")) == []
+    with pytest.raises(AssertionError, match="parsed as a stream"):
+        list(DocumentReader(info, schema, mode="model"))
+
+
+def test_walking_a_tree_finds_what_the_stream_finds(
+        examples_dir: Path, schema_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = sorted(p for p in examples_dir.rglob("*.xml"))
+    walked = [r.to_json() for r in validate_paths(files, schema_dir)]
+    monkeypatch.setattr(reader_module, "TREE_BYTES", 0)  # every file streamed
+    streamed = [r.to_json() for r in validate_paths(files, schema_dir)]
+
+    assert walked == streamed
+    assert sum(len(r["errors"]) for r in walked) > 100  # findings of every kind to compare
 
 
 @pytest.mark.parametrize("mode", ["facts", "model"])

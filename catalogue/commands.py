@@ -115,7 +115,13 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
     paths = expand_paths(args.paths)
     if not paths:
         raise BadRequest("no file to validate: the directories given hold no *.xml file")
-    early = start_early(paths[0], settings.ddi_schemas)  # first: see the imports
+    # Work on the first file starts before the rest is imported (see the imports): the XSD
+    # helper of a small file, else the parse of its tree for the profile rules (both on a
+    # small file took longer: 0.36-0.41 s against 0.35-0.36 s for 2.5 MB).
+    early = start_early(paths[0], settings.ddi_schemas)
+    from ddi_schemas.inspect import parse_early  # noqa: PLC0415
+
+    parsed = parse_early(paths[0]) if early is None else None
     from catalogue.validation import validate_paths  # noqa: PLC0415
     from catalogue.xsd_runner import XsdRunner  # noqa: PLC0415
 
@@ -123,7 +129,8 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
         store = existing_store(settings)
         reports = validate_paths(paths, settings.ddi_schemas,
                                  store.existing_targets if store else None,
-                                 store.held_contents if store else None, runner)
+                                 store.held_contents if store else None, runner,
+                                 {paths[0]: parsed})
     for report in reports:
         if args.format == "json":
             print(json.dumps(report.to_json(), ensure_ascii=False))

@@ -10,7 +10,7 @@ are resolved across the files of one batch and against what the catalogue alread
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from catalogue.errors import UnusableInput
 from catalogue.reader import DocumentReader, Mode, ReadItem, ReadSummary, local_name
 from catalogue.xsd_runner import XsdRunner
 from ddi_schemas.findings import FileReport, Finding, sorted_findings
-from ddi_schemas.inspect import DocumentInfo, inspect_document
+from ddi_schemas.inspect import DocumentInfo, ParsedTree, inspect_document
 from ddi_schemas.profile import ProfileChecker, RefTarget
 from ddi_schemas.registry import CompiledSchema, load_schema
 from ddi_schemas.xsd import add_columns
@@ -43,6 +43,8 @@ class FileCheck:
     profile: list[Finding] = field(default_factory=list)
     unusable: str | None = None
     summary: ReadSummary = field(default_factory=ReadSummary)
+    #: Its tree, when the caller started parsing it early (:func:`parse_early`)
+    parsed: ParsedTree | None = None
 
     def report(self) -> FileReport:
         findings = sorted_findings([*self.xsd, *self.profile])
@@ -75,7 +77,8 @@ def read_file(check: FileCheck, *, mode: Mode, keep_xml: bool = False,
     """Stream through the file, feeding the checker (and ``sink`` with items)."""
     assert check.info is not None and check.schema is not None
     reader = DocumentReader(check.info, check.schema, check.checker, mode=mode,
-                            keep_xml=keep_xml)
+                            keep_xml=keep_xml, parsed=check.parsed if mode == "facts" else None)
+    check.parsed = None  # read once; its tree is let go as it is walked
     try:
         for read in reader:
             if sink is not None:
@@ -160,12 +163,16 @@ def catalogue_conflicts(check: FileCheck, held: HeldLookup) -> list[Finding]:
 def validate_paths(paths: Iterable[Path], schema_dir: Path | None,
                    published: PublishedLookup | None = None,
                    held: HeldLookup | None = None,
-                   runner: XsdRunner | None = None) -> list[FileReport]:
+                   runner: XsdRunner | None = None,
+                   parsed: Mapping[Path, ParsedTree | None] | None = None) -> list[FileReport]:
     """Validate files as one batch; every file gets a report, unusable ones included.
     With ``held``, versions the catalogue holds with other content are reported too.
-    ``runner`` is the caller's, when it started a helper early (:meth:`XsdRunner.prestart`)."""
+    ``runner`` (with XSD helpers started early) and ``parsed`` (trees parsing, by path)
+    are the caller's, when it started work on its first files before importing this."""
     checks = [open_file(path, schema_dir) for path in paths]
     runner = runner or XsdRunner(schema_dir)
+    for check in checks:
+        check.parsed = (parsed or {}).get(check.path)
     for check in checks:
         if check.unusable is not None:
             continue

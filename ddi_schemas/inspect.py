@@ -8,6 +8,7 @@ around DDI-L is accepted and looked into).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,10 @@ OAI_NAMESPACE = "http://www.openarchives.org/OAI/2.0/"
 _CHUNK = 64 * 1024
 #: How far into an envelope (OAI-PMH header...) the DDI element may start.
 _ENVELOPE_LIMIT = 4 * 1024 * 1024
+#: Files up to this size are parsed whole (a tree takes about six times its file): for
+#: their XSD validation (:mod:`ddi_schemas.xsd`) and for the profile rules' reading
+#: (:mod:`catalogue.reader`). Larger files are streamed.
+TREE_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,3 +155,40 @@ def _syntax_message(name: str, exc: etree.XMLSyntaxError) -> str:
 def syntax_error_message(name: str, exc: etree.XMLSyntaxError) -> str:
     """A located message for a well-formedness error met later in the file."""
     return _syntax_message(name, exc)
+
+
+class ParsedTree:
+    """A file parsed whole in a thread of its own. libxml2 parses without holding the GIL,
+    so a command that starts it first (:func:`parse_early`) has the tree parsed while it
+    imports what reads it. :meth:`tree` waits for it, and raises what the parse raised."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._tree: etree._ElementTree | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._parse, daemon=True,
+                                        name="catalogue-parse")
+        self._thread.start()
+
+    def _parse(self) -> None:
+        try:
+            self._tree = etree.parse(str(self.path), etree.XMLParser(**safe_parser_options()))
+        except BaseException as exc:  # noqa: BLE001 - raised again by tree()
+            self._error = exc
+
+    def tree(self) -> etree._ElementTree:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._tree
+
+
+def parse_early(path: Path) -> ParsedTree | None:
+    """``path`` parsed whole in a thread, when it is a DDI-L file of up to
+    :data:`TREE_BYTES` (checked first: nothing unsafe is parsed); None otherwise, the
+    file left to the caller's own checks."""
+    try:
+        info = inspect_document(path)
+    except UnusableInput:
+        return None
+    return ParsedTree(path) if info.size <= TREE_BYTES else None

@@ -27,7 +27,12 @@ from lxml import etree
 
 from catalogue.errors import UnusableInput
 from ddi_schemas.findings import XSD_RULE, Finding
-from ddi_schemas.inspect import DocumentInfo, safe_parser_options, syntax_error_message
+from ddi_schemas.inspect import (
+    TREE_BYTES,
+    DocumentInfo,
+    safe_parser_options,
+    syntax_error_message,
+)
 from ddi_schemas.registry import CompiledSchema
 
 _PREFIX_OF_MODULE = {
@@ -112,10 +117,6 @@ def _finding(message: str, line: int | None, path: str) -> Finding:
     return Finding("error", XSD_RULE, text, line=line or None, path=path, expected=expected)
 
 
-#: Files up to this size are validated as a tree: as fast as libxml2 validates, located
-#: natively, and bounded all the same (a tree takes about six times its file). Larger
-#: files are streamed.
-TREE_BYTES = 32 * 1024 * 1024
 
 
 def validate_xsd(info: DocumentInfo, schema: CompiledSchema, *,

@@ -4,13 +4,17 @@ in the stable JSON shape scripts rely on."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from catalogue.validation import validate_paths
+from ddi_schemas.inspect import ParsedTree
+from ddi_schemas.worker import PARALLEL_BYTES
 
 if TYPE_CHECKING:
-    from conftest import CliRunner, Example
+    from conftest import CliRunner, Example, LargeWriter
 
 FILE_KEYS = {"file", "ddi_version", "valid", "errors"}
 ERROR_KEYS = {"severity", "rule", "line", "column", "path", "message"}
@@ -118,3 +122,58 @@ def test_usage_errors_exit_2(cli: CliRunner, tmp_path: Path) -> None:
     missing = cli("validate", tmp_path / "missing.xml")
     assert missing.code == 2
     assert "cannot read the file" in missing.out
+
+
+def test_a_file_parsed_early_is_read_from_that_tree(
+        examples_dir: Path, schema_dir: Path, tmp_path: Path) -> None:
+    good = examples_dir / "ddi-alliance-3.3" / "ArchiveExample.xml"
+    text = good.read_text(encoding="utf-8")
+    cut = tmp_path / "cut.xml"
+    cut.write_text(text[:len(text) // 2], encoding="utf-8")
+    asked: list[Path] = []
+
+    class Spy(ParsedTree):
+        def tree(self) -> Any:
+            asked.append(self.path)
+            return super().tree()
+
+    for path in (good, cut):
+        [early] = validate_paths([path], schema_dir, parsed={path: Spy(path)})
+        [usual] = validate_paths([path], schema_dir)
+        assert early.to_json() == usual.to_json()
+    assert asked == [good, cut]
+    assert early.unusable and "line" in early.unusable  # located, as without the tree
+
+
+def test_catalogue_validate_parses_a_larger_file_before_loading_the_reader(
+        schema_dir: Path, tmp_path: Path, write_large_ddi: LargeWriter) -> None:
+    # Too large for an XSD helper started early, the file is parsed while this process
+    # imports the reader and the profile rules.
+    path = tmp_path / "larger.xml"
+    assert write_large_ddi(path, 1_800) > PARALLEL_BYTES
+    code = (
+        "import sys, threading\n"
+        "real = threading.Thread.start\n"
+        "def start(self):\n"
+        "    if self.name == 'catalogue-parse':\n"
+        "        print('reader loaded' if 'catalogue.reader' in sys.modules\n"
+        "              else 'reader not loaded', file=sys.stderr)\n"
+        "    real(self)\n"
+        "threading.Thread.start = start\n"
+        "from ddi_schemas.inspect import ParsedTree\n"
+        "tree = ParsedTree.tree\n"
+        "def used(self):\n"
+        "    print('tree used', file=sys.stderr)\n"
+        "    return tree(self)\n"
+        "ParsedTree.tree = used\n"
+        "from catalogue.cli import main\n"
+        "sys.exit(main(['validate', sys.argv[1]]))\n"
+    )
+    env = {"CATALOGUE_DDI_SCHEMAS": str(schema_dir), "CATALOGUE_DATA_DIR": str(tmp_path),
+           "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                            text=True, env=env, check=False)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == ["reader not loaded", "tree used"]
+    assert ": valid (DDI-L 3.3" in result.stdout

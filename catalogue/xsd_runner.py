@@ -24,6 +24,7 @@ from ddi_schemas.xsd import validate_xsd
 if TYPE_CHECKING:
     from catalogue.validation import FileCheck
 
+
 class _XsdThread:
     """The tree validation of a small file, in a thread: libxml2 parses and validates it
     without holding the GIL, so the reading goes on meanwhile (it used to wait for it)."""

@@ -7,7 +7,6 @@ The README's settings table is checked against this declaration by a test.
 from __future__ import annotations
 
 import os
-import secrets
 import types
 import typing
 from collections.abc import Mapping
@@ -139,6 +138,8 @@ class Settings:
         path = self.data_dir / "secret_key"
         if path.exists():
             return path.read_text(encoding="ascii").strip()
+        import secrets  # noqa: PLC0415 - once per data directory; 7 ms of every command
+
         self.data_dir.mkdir(parents=True, exist_ok=True)
         key = secrets.token_urlsafe(48)
         tmp = path.with_suffix(".tmp")

@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from lxml import etree
@@ -148,13 +148,31 @@ def test_facts_mode_walks_a_small_file_parsed_whole(
 
 def test_walking_a_tree_finds_what_the_stream_finds(
         examples_dir: Path, schema_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every fact, in order (an element the walk skipped would often add no finding).
+    facts: list[tuple[str, tuple[object, ...]]] = []
+
+    def recorded(name: str) -> Any:
+        real = getattr(ProfileChecker, name)
+
+        def recording(self: ProfileChecker, *args: Any, **kwargs: Any) -> Any:
+            facts.append((name, tuple(a for a in args if not callable(a))))
+            return real(self, *args, **kwargs)
+        return recording
+
+    for name in ("identity", "reference", "variable", "language", "date"):
+        monkeypatch.setattr(ProfileChecker, name, recorded(name))
     files = sorted(p for p in examples_dir.rglob("*.xml"))
+
     walked = [r.to_json() for r in validate_paths(files, schema_dir)]
+    walked_facts = facts[:]
+    facts.clear()
     monkeypatch.setattr(reader_module, "TREE_BYTES", 0)  # every file streamed
     streamed = [r.to_json() for r in validate_paths(files, schema_dir)]
 
     assert walked == streamed
+    assert walked_facts == facts
     assert sum(len(r["errors"]) for r in walked) > 100  # findings of every kind to compare
+    assert len(facts) > 10_000
 
 
 @pytest.mark.parametrize("mode", ["facts", "model"])

@@ -7,7 +7,6 @@ started early for the first file of a command (:func:`ddi_schemas.worker.start_e
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,7 +17,7 @@ from catalogue.errors import UnusableInput
 from ddi_schemas.findings import Finding
 from ddi_schemas.inspect import DocumentInfo
 from ddi_schemas.registry import CompiledSchema
-from ddi_schemas.worker import PARALLEL_BYTES, spawn
+from ddi_schemas.worker import PARALLEL_BYTES, Helper, spawn
 from ddi_schemas.xsd import validate_xsd
 
 if TYPE_CHECKING:
@@ -51,7 +50,7 @@ class _XsdThread:
 
 #: XSD validation under way beside the reading: a thread, a helper process, or None (done
 #: after the reading, for a large file in an envelope, or when no helper could start).
-Validation = _XsdThread | subprocess.Popen[bytes] | None
+Validation = _XsdThread | Helper | None
 
 
 class XsdRunner:
@@ -62,7 +61,7 @@ class XsdRunner:
     helper for a file never read is stopped on exit."""
 
     def __init__(self, schema_dir: Path | None,
-                 early: Mapping[Path, subprocess.Popen[bytes] | None] | None = None) -> None:
+                 early: Mapping[Path, Helper | None] | None = None) -> None:
         self.schema_dir = schema_dir
         self._early = {path: helper for path, helper in (early or {}).items()
                        if helper is not None}
@@ -116,6 +115,6 @@ class XsdRunner:
     def cancel(running: Validation) -> None:
         """Stop the validation of a file whose reading failed: a helper is killed; a
         thread (a small file: a fraction of a second) ends on its own, unheard."""
-        if isinstance(running, subprocess.Popen):
+        if running is not None and not isinstance(running, _XsdThread):
             running.kill()
             running.communicate()  # reaps it and closes its pipe

@@ -36,16 +36,20 @@ def fresh_schemas(schema_dir: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def helpers(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[bytes]]:
-    """The helper processes started during the test."""
-    started: list[subprocess.Popen[bytes]] = []
+def helpers(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The helpers started during the test, forked or new processes."""
+    started: list[Any] = []
 
-    class Popen(subprocess.Popen[bytes]):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            started.append(self)
+    def recording(real: Any) -> Any:
+        def start(*args: Any) -> Any:
+            helper = real(*args)
+            if helper is not None:
+                started.append(helper)
+            return helper
+        return start
 
-    monkeypatch.setattr(subprocess, "Popen", Popen)
+    for module, name in ((worker, "fork"), (worker, "spawn"), (xsd_runner, "spawn")):
+        monkeypatch.setattr(module, name, recording(getattr(module, name)))
     return started
 
 
@@ -94,7 +98,7 @@ def test_a_failure_of_the_xsd_thread_reaches_the_caller(
 
 def test_a_large_file_is_validated_by_a_helper_without_compiling_the_xsd_here(
         invalid: Path, fresh_schemas: Path, monkeypatch: pytest.MonkeyPatch,
-        xsd_compilations: list[object], helpers: list[subprocess.Popen[bytes]]) -> None:
+        xsd_compilations: list[object], helpers: list[Any]) -> None:
     monkeypatch.setattr(xsd_runner, "PARALLEL_BYTES", 0)  # every file is "large" here
 
     [report] = validate_paths([invalid], fresh_schemas)
@@ -111,7 +115,7 @@ def fresh_process(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_helper_started_early_validates_the_file_when_its_turn_comes(
         invalid: Path, fresh_schemas: Path, fresh_process: None,
-        xsd_compilations: list[object], helpers: list[subprocess.Popen[bytes]]) -> None:
+        xsd_compilations: list[object], helpers: list[Any]) -> None:
     early = start_early(invalid, fresh_schemas)  # a small file: a thread otherwise
     assert early is not None and helpers == [early]
     with XsdRunner(fresh_schemas, {invalid: early}) as runner:
@@ -122,8 +126,40 @@ def test_a_helper_started_early_validates_the_file_when_its_turn_comes(
     assert early.returncode == 0
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_early_helper_is_forked_unless_other_threads_run(
+        threads: int, invalid: Path, fresh_schemas: Path, fresh_process: None,
+        monkeypatch: pytest.MonkeyPatch, helpers: list[Any]) -> None:
+    # Forked, it has the interpreter started already; with other threads running, their
+    # locks could be held in the child: a new process then.
+    monkeypatch.setattr(worker.threading, "active_count", lambda: threads)
+    early = start_early(invalid, fresh_schemas)
+    with XsdRunner(fresh_schemas, {invalid: early}) as runner:
+        [report] = validate_paths([invalid], fresh_schemas, runner=runner)
+
+    assert_only_xsd_errors(report)
+    expected = worker.ForkedHelper if threads == 1 else subprocess.Popen
+    assert helpers == [early] and isinstance(early, expected)
+
+
+def test_a_forked_helper_that_fails_leaves_the_validation_to_this_process(
+        invalid: Path, fresh_schemas: Path, fresh_process: None,
+        monkeypatch: pytest.MonkeyPatch, helpers: list[Any]) -> None:
+    def validate_to(*_args: Any) -> None:
+        raise MemoryError("no room in the helper")  # raised in the forked child
+
+    monkeypatch.setattr(worker.threading, "active_count", lambda: 1)
+    monkeypatch.setattr(worker, "validate_to", validate_to)
+    early = start_early(invalid, fresh_schemas)
+    with XsdRunner(fresh_schemas, {invalid: early}) as runner:
+        [report] = validate_paths([invalid], fresh_schemas, runner=runner)
+
+    assert isinstance(early, worker.ForkedHelper) and early.returncode == 1
+    assert_only_xsd_errors(report)
+
+
 def test_no_helper_is_started_early_once_this_process_has_compiled_an_xsd(
-        invalid: Path, schema_dir: Path, helpers: list[subprocess.Popen[bytes]]) -> None:
+        invalid: Path, schema_dir: Path, helpers: list[Any]) -> None:
     load_schema("3.3", schema_dir).xsd  # noqa: B018 - as by an earlier command
     assert start_early(invalid, schema_dir) is None  # a thread validates it sooner
     assert helpers == []
@@ -131,7 +167,7 @@ def test_no_helper_is_started_early_once_this_process_has_compiled_an_xsd(
 
 def test_no_helper_is_started_early_for_a_large_file_or_a_missing_one(
         invalid: Path, tmp_path: Path, fresh_schemas: Path, fresh_process: None,
-        monkeypatch: pytest.MonkeyPatch, helpers: list[subprocess.Popen[bytes]]) -> None:
+        monkeypatch: pytest.MonkeyPatch, helpers: list[Any]) -> None:
     assert start_early(tmp_path / "missing.xml", fresh_schemas) is None
     monkeypatch.setattr(worker, "PARALLEL_BYTES", invalid.stat().st_size)
     assert start_early(invalid, fresh_schemas) is None  # started with its reading instead
@@ -140,15 +176,15 @@ def test_no_helper_is_started_early_for_a_large_file_or_a_missing_one(
 
 def test_a_helper_started_for_a_file_never_read_is_stopped(
         invalid: Path, fresh_schemas: Path, fresh_process: None,
-        helpers: list[subprocess.Popen[bytes]]) -> None:
+        helpers: list[Any]) -> None:
     with XsdRunner(fresh_schemas, {invalid: start_early(invalid, fresh_schemas)}):
         pass
-    assert len(helpers) == 1 and helpers[0].returncode is not None
+    assert len(helpers) == 1 and helpers[0].returncode is not None  # stopped and reaped
 
 
 def test_a_file_that_is_not_ddi_gets_its_report_and_its_early_helper_is_stopped(
         tmp_path: Path, fresh_schemas: Path, fresh_process: None,
-        helpers: list[subprocess.Popen[bytes]]) -> None:
+        helpers: list[Any]) -> None:
     other = tmp_path / "other.xml"
     other.write_text("<html xmlns='http://www.w3.org/1999/xhtml'/>")
     with XsdRunner(fresh_schemas, {other: start_early(other, fresh_schemas)}) as runner:
@@ -164,14 +200,13 @@ def test_catalogue_validate_starts_the_xsd_helper_before_loading_the_reader(
     # profile rules (langcodes, the model): started after them, it would end that much
     # later.
     code = (
-        "import subprocess, sys\n"
-        "real = subprocess.Popen\n"
-        "class Popen(real):\n"
-        "    def __init__(self, *args, **kwargs):\n"
-        "        loaded = [m for m in ('lxml.etree', 'catalogue.reader') if m in sys.modules]\n"
-        "        print('loaded:', *loaded, file=sys.stderr)\n"
-        "        super().__init__(*args, **kwargs)\n"
-        "subprocess.Popen = Popen\n"
+        "import os, sys\n"
+        "real = os.fork\n"
+        "def fork():\n"
+        "    loaded = [m for m in ('lxml.etree', 'catalogue.reader') if m in sys.modules]\n"
+        "    print('forked; loaded:', *loaded, file=sys.stderr, flush=True)\n"
+        "    return real()\n"
+        "os.fork = fork\n"
         "from catalogue.cli import main\n"
         "sys.exit(main(['validate', sys.argv[1]]))\n"
     )
@@ -181,5 +216,5 @@ def test_catalogue_validate_starts_the_xsd_helper_before_loading_the_reader(
                             text=True, env=env, check=False)
 
     assert result.returncode == 1, result.stderr
-    assert result.stderr.splitlines()[0] == "loaded:"
+    assert result.stderr.splitlines()[0] == "forked; loaded:"
     assert "invalid" in result.stdout

@@ -58,10 +58,11 @@ class ForkedHelper:
 
 
 def fork(path: Path, schema_dir: Path | None) -> ForkedHelper | None:
-    """A helper forked from this process; None where it cannot be done safely: no
-    ``fork`` (Windows), or other threads running, whose locks the child would inherit
-    held."""
-    if not hasattr(os, "fork") or threading.active_count() > 1:
+    """A helper forked from this process; None where it cannot be done safely: other
+    threads running, whose locks the child would inherit held, or a system other than
+    Linux (Windows has no ``fork``; on macOS system libraries may hold locks of threads
+    of their own, which is why Python does not fork there by default)."""
+    if not sys.platform.startswith("linux") or threading.active_count() > 1:
         return None
     answer, into = os.pipe()
     for stream in (sys.stdout, sys.stderr):  # nothing buffered is written twice

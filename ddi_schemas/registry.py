@@ -277,12 +277,14 @@ def _cached_elements(version: str) -> ElementSets | None:
         return None
     try:
         kept = json.loads(path.read_bytes())
-        sets = tuple(frozenset(kept[name]) for name in _ELEMENT_KINDS)
+        lists = [kept[name] for name in _ELEMENT_KINDS]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not all(sets) or not all(isinstance(e, str) for found in sets for e in found):
+    if not all(isinstance(names, list) and names and all(isinstance(n, str) for n in names)
+               for names in lists):
         return None
-    return sets[0], sets[1], sets[2]
+    identifiable, versionable, maintainable = (frozenset(names) for names in lists)
+    return identifiable, versionable, maintainable
 
 
 def _cache_elements(version: str, sets: ElementSets) -> None:

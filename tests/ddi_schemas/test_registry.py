@@ -210,13 +210,15 @@ def test_damaged_kept_element_sets_are_read_again_from_the_files(
         schema_dir: Path, tmp_path: Path, element_reads: list[object]) -> None:
     assert_right_sets(load_schema("3.3", copy_schemas(schema_dir, tmp_path / "a", "3.3")))
     [kept] = (tmp_path / "user-cache" / "cohort-catalogue").glob("ddi-3.3-*.json")
-    for n, damage in enumerate((b'{"identifiable": [', b'{"identifiable": 1}', b"[]", b"")):
+    damaged = (b'{"identifiable": [', b'{"identifiable": 1}', b"[]", b"",
+               b'{"identifiable": "abc", "versionable": "abc", "maintainable": "abc"}')
+    for n, damage in enumerate(damaged):
         kept.write_bytes(damage)
         schema = load_schema("3.3", copy_schemas(schema_dir, tmp_path / f"damaged-{n}", "3.3"))
         assert_right_sets(schema)
-    assert len(element_reads) == 5
+    assert len(element_reads) == 6
     assert_right_sets(load_schema("3.3", copy_schemas(schema_dir, tmp_path / "b", "3.3")))
-    assert len(element_reads) == 5  # kept anew
+    assert len(element_reads) == 6  # kept anew
 
 
 def test_element_sets_that_cannot_be_kept_are_done_without(

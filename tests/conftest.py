@@ -7,7 +7,9 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import os
 import re
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -152,6 +154,27 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], sch
             code = exit_.code if isinstance(exit_.code, int) else 2
         captured = capsys.readouterr()
         return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+#: ``validate_in_new_process(preamble, path)``: see the fixture.
+NewProcessValidate = Callable[[str, Path], "subprocess.CompletedProcess[str]"]
+
+
+@pytest.fixture
+def validate_in_new_process(schema_dir: Path, tmp_path: Path) -> NewProcessValidate:
+    """Runs ``catalogue validate PATH`` in a new interpreter, as a user does, after the
+    Python code ``preamble`` (which may hook what the command does, printing to stderr),
+    and returns the finished process with its output as text."""
+
+    def run(preamble: str, path: Path) -> subprocess.CompletedProcess[str]:
+        code = (preamble + "from catalogue.cli import main\n"
+                "sys.exit(main(['validate', sys.argv[1]]))\n")
+        env = {"CATALOGUE_DDI_SCHEMAS": str(schema_dir), "CATALOGUE_DATA_DIR": str(tmp_path),
+               "XDG_CACHE_HOME": os.environ["XDG_CACHE_HOME"], "PATH": "/usr/bin:/bin"}
+        return subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                              text=True, env=env, check=False)
 
     return run
 

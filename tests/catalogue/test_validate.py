@@ -4,8 +4,6 @@ in the stable JSON shape scripts rely on."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +12,7 @@ from ddi_schemas.inspect import ParsedTree
 from ddi_schemas.worker import PARALLEL_BYTES
 
 if TYPE_CHECKING:
-    from conftest import CliRunner, Example, LargeWriter
+    from conftest import CliRunner, Example, LargeWriter, NewProcessValidate
 
 FILE_KEYS = {"file", "ddi_version", "valid", "errors"}
 ERROR_KEYS = {"severity", "rule", "line", "column", "path", "message"}
@@ -146,12 +144,13 @@ def test_a_file_parsed_early_is_read_from_that_tree(
 
 
 def test_catalogue_validate_parses_a_larger_file_before_loading_the_reader(
-        schema_dir: Path, tmp_path: Path, write_large_ddi: LargeWriter) -> None:
+        tmp_path: Path, write_large_ddi: LargeWriter,
+        validate_in_new_process: NewProcessValidate) -> None:
     # Too large for an XSD helper started early, the file is parsed while this process
     # imports the reader and the profile rules.
     path = tmp_path / "larger.xml"
     assert write_large_ddi(path, 1_800) > PARALLEL_BYTES
-    code = (
+    result = validate_in_new_process(
         "import sys, threading\n"
         "real = threading.Thread.start\n"
         "def start(self):\n"
@@ -165,14 +164,7 @@ def test_catalogue_validate_parses_a_larger_file_before_loading_the_reader(
         "def used(self):\n"
         "    print('tree used', file=sys.stderr)\n"
         "    return tree(self)\n"
-        "ParsedTree.tree = used\n"
-        "from catalogue.cli import main\n"
-        "sys.exit(main(['validate', sys.argv[1]]))\n"
-    )
-    env = {"CATALOGUE_DDI_SCHEMAS": str(schema_dir), "CATALOGUE_DATA_DIR": str(tmp_path),
-           "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
-                            text=True, env=env, check=False)
+        "ParsedTree.tree = used\n", path)
 
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == ["reader not loaded", "tree used"]

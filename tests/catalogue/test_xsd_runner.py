@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -19,6 +18,9 @@ from ddi_schemas import registry, worker
 from ddi_schemas.profile import ProfileChecker
 from ddi_schemas.registry import load_schema
 from ddi_schemas.worker import start_early
+
+if TYPE_CHECKING:
+    from conftest import NewProcessValidate
 
 
 @pytest.fixture
@@ -198,25 +200,18 @@ def test_a_file_that_is_not_ddi_gets_its_report_and_its_early_helper_is_stopped(
 
 
 def test_catalogue_validate_starts_the_xsd_helper_before_loading_the_reader(
-        invalid: Path, schema_dir: Path, tmp_path: Path) -> None:
+        invalid: Path, validate_in_new_process: NewProcessValidate) -> None:
     # The helper compiles the XSD while this process imports lxml, the reader and the
     # profile rules (langcodes, the model): started after them, it would end that much
     # later.
-    code = (
+    result = validate_in_new_process(
         "import os, sys\n"
         "real = os.fork\n"
         "def fork():\n"
         "    loaded = [m for m in ('lxml.etree', 'catalogue.reader') if m in sys.modules]\n"
         "    print('forked; loaded:', *loaded, file=sys.stderr, flush=True)\n"
         "    return real()\n"
-        "os.fork = fork\n"
-        "from catalogue.cli import main\n"
-        "sys.exit(main(['validate', sys.argv[1]]))\n"
-    )
-    env = {"CATALOGUE_DDI_SCHEMAS": str(schema_dir), "CATALOGUE_DATA_DIR": str(tmp_path),
-           "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([sys.executable, "-c", code, str(invalid)], capture_output=True,
-                            text=True, env=env, check=False)
+        "os.fork = fork\n", invalid)
 
     assert result.returncode == 1, result.stderr
     assert result.stderr.splitlines()[0] == "forked; loaded:"

@@ -77,7 +77,7 @@ def read_file(check: FileCheck, *, mode: Mode, keep_xml: bool = False,
     """Stream through the file, feeding the checker (and ``sink`` with items)."""
     assert check.info is not None and check.schema is not None
     reader = DocumentReader(check.info, check.schema, check.checker, mode=mode,
-                            keep_xml=keep_xml, parsed=check.parsed if mode == "facts" else None)
+                            keep_xml=keep_xml, parsed=check.parsed)
     check.parsed = None  # read once; its tree is let go as it is walked
     try:
         for read in reader:

@@ -25,6 +25,7 @@ from catalogue.codec import content_hash, encode_item
 from catalogue.errors import NotFound
 from catalogue.model import Identity, ItemCounts, LangText
 from catalogue.reader import ReadItem
+from catalogue.store.items import agencies_elsewhere, plain_agencies
 from catalogue.store.records import Publication, title_from_json, title_json, version_key
 from catalogue.store.tables import edges, index_state, items, publication_sources, publications
 from ddi_schemas.findings import Finding
@@ -101,7 +102,8 @@ class Rows(Protocol):
 
     def add(self, queued: list[QueuedItem]) -> None: ...
 
-    def conflicts(self, publication_id: int) -> list[Conflict]: ...
+    def conflicts(self, publication_id: int, agencies: Sequence[str] | None = None,
+                  siblings: Sequence[int] = ()) -> list[Conflict]: ...
 
     def finish(self, publication_id: int, values: dict[str, Any]) -> None: ...
 
@@ -160,7 +162,16 @@ class RowWriter:
             _bulk_insert(self.conn, edges, _EDGE_COLUMNS, edge_rows)
         self.conn.commit()
 
-    def conflicts(self, publication_id: int) -> list[Conflict]:
+    def conflicts(self, publication_id: int, agencies: Sequence[str] | None = None,
+                  siblings: Sequence[int] = ()) -> list[Conflict]:
+        """Identities of this publication held by another one with other content. With
+        ``agencies`` (those of its items), none when no other publication has an item of
+        one of them; ``siblings`` are the incomplete publications of the batch, already
+        found to share none (their agencies are not recorded yet)."""
+        if agencies is not None:
+            elsewhere, incomplete = agencies_elsewhere(self.conn, publication_id)
+            if not set(agencies) & elsewhere and set(incomplete) <= set(siblings):
+                return []
         new, old = items.alias("new"), items.alias("old")
         query = (
             select(new.c.agency, new.c.item_id, new.c.version, new.c.element, new.c.line,
@@ -258,7 +269,11 @@ class PublicationWriter:
     def conflicts(self, publication_id: int) -> list[Conflict]:
         """Identities this publication shares with another one, content differing."""
         self.flush()
-        return self.rows.conflicts(publication_id)
+        mine = plain_agencies(self._agencies[publication_id])
+        siblings = [other for other in self._agencies if other != publication_id]
+        if mine is None or any(mine & self._agencies[other] for other in siblings):
+            return self.rows.conflicts(publication_id)
+        return self.rows.conflicts(publication_id, sorted(mine), siblings)
 
     def finish(self, publication_id: int, *, urn: str, title: LangText,
                report: Sequence[Finding], valid: bool, lenient: bool) -> None:

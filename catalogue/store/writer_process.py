@@ -24,6 +24,7 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any
@@ -81,8 +82,10 @@ class WriterProcess:
             raise WriterFailed(self._stopped(None))
         self._send(("add", queued))
 
-    def conflicts(self, publication_id: int) -> list[Conflict]:
-        result: list[Conflict] = self._call(("conflicts", publication_id))
+    def conflicts(self, publication_id: int, agencies: Sequence[str] | None = None,
+                  siblings: Sequence[int] = ()) -> list[Conflict]:
+        result: list[Conflict] = self._call(("conflicts", publication_id, agencies,
+                                             siblings))
         return result
 
     def finish(self, publication_id: int, values: dict[str, Any]) -> None:
@@ -188,7 +191,7 @@ def _answer(rows: RowWriter, message: tuple[Any, ...]) -> Any:
     if operation == "start":
         return rows.start(message[1], message[2])
     if operation == "conflicts":
-        return rows.conflicts(message[1])
+        return rows.conflicts(message[1], message[2], message[3])
     if operation == "finish":
         rows.finish(message[1], message[2])
         return None

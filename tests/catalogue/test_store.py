@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from lxml import etree
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from catalogue.model import Reference
 from catalogue.publishing import publish_paths
 from catalogue.store import Store
-from catalogue.store.publications import PublicationWriter
+from catalogue.store.items import plain_agencies
+from catalogue.store.publications import PublicationWriter, RowWriter
 from catalogue.store.tables import publication_sources, publications
 from cohorts import bundled_files
 
@@ -85,6 +86,87 @@ def test_every_item_of_a_publication_is_current_until_something_supersedes_one(
         assert not store.all_items_current(4)  # no such publication
     finally:
         store.close()
+
+
+class JoinsToOtherVersions:
+    """The statements run on a store that join its items to other versions of their
+    Agency+ID (conflicts, supersession): each walks every item of a publication."""
+
+    def __init__(self, store: Store) -> None:
+        self.seen: list[str] = []
+        event.listen(store.engine, "before_cursor_execute", self._record)
+
+    def _record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if any(alias in statement for alias in ("items AS old", "items AS newer")):
+            self.seen.append(statement)
+
+
+def test_a_first_publication_of_its_agencies_is_not_joined_to_other_versions(
+        ddi: SmallDDI, schema_dir: Path, data_dir: Path) -> None:
+    """No other publication has an item of its agencies: none holds a version of its
+    items, so there is no conflict to look for, nothing it supersedes and nothing that
+    supersedes it, without a query over its items. Once another publication shares an
+    agency, the queries are run."""
+    data_dir.mkdir()
+    store = open_store(data_dir)
+    try:
+        publish_paths([age_publication(ddi, "1")], store, schema_dir)
+        other = type(ddi)(ddi.directory, agency="fr.other")
+        other_file = other.write("other.xml", other.scheme(
+            "l:VariableScheme", "vs", other.variable("age", "AGE", {"fr": "Âge"})),
+            id_="other-publication")
+        joins = JoinsToOtherVersions(store)
+
+        [published] = publish_paths([other_file], store, schema_dir)
+
+        assert published.superseded == ()
+        assert store.publications_superseded_by(2) == []
+        assert store.superseded_by(2) == []
+        assert store.all_items_current(2) and store.all_items_current(1)
+        assert joins.seen == []
+
+        [version_2] = publish_paths([age_publication(ddi, "2")], store, schema_dir)
+
+        assert {f"{AGE}:1", "urn:ddi:fr.test:vs:1"} <= set(version_2.superseded)
+        assert store.publications_superseded_by(3) == [1]
+        assert not store.all_items_current(1)
+        assert len(joins.seen) >= 4  # conflicts, then each question above
+    finally:
+        store.close()
+
+
+def test_conflicts_are_looked_for_while_another_publication_is_incomplete(
+        ddi: SmallDDI, schema_dir: Path, data_dir: Path) -> None:
+    """The agencies of an incomplete publication are recorded only when it completes:
+    unless it is a file of the same batch (whose agencies the writer knows), its items
+    are looked at."""
+    data_dir.mkdir()
+    store = open_store(data_dir)
+    try:
+        publish_paths([age_publication(ddi, "1")], store, schema_dir)
+        with store.engine.begin() as conn:
+            conn.execute(update(publications).where(publications.c.id == 1)
+                         .values(complete=False))
+        with store.engine.connect() as conn:
+            rows = RowWriter(conn)
+            pid = rows.start({"file_name": "x.xml", "sha256": "0" * 64, "ddi_version": "3.3",
+                              "root": "DDIInstance", "published_at": "2026-11-24T00:00:00Z",
+                              "published_by": None, "source_size": 0}, b"")
+            joins = JoinsToOtherVersions(store)
+
+            assert rows.conflicts(pid, ["fr.test"], siblings=[1]) == []
+            assert joins.seen == []
+            rows.conflicts(pid, ["fr.test"])
+            assert len(joins.seen) == 1
+            conn.rollback()
+    finally:
+        store.close()
+
+
+def test_agencies_compare_with_the_recorded_ones_only_when_each_is_one_word() -> None:
+    assert plain_agencies(["fr.test", "fr.other"]) == {"fr.test", "fr.other"}
+    assert plain_agencies(["fr test"]) is None
+    assert plain_agencies([""]) is None
 
 
 def test_versions_compare_as_numbers(cli: CliRunner, ddi: SmallDDI) -> None:

@@ -98,14 +98,14 @@ class Rows(Protocol):
     """Where a :class:`PublicationWriter` sends its rows: a :class:`RowWriter` here, or
     one in the writer process."""
 
-    def start(self, values: dict[str, Any], source: bytes) -> int: ...
+    def start(self, values: dict[str, Any]) -> int: ...
 
     def add(self, queued: list[QueuedItem]) -> None: ...
 
     def conflicts(self, publication_id: int, agencies: Sequence[str] | None = None,
                   siblings: Sequence[int] = ()) -> list[Conflict]: ...
 
-    def finish(self, publication_id: int, values: dict[str, Any]) -> None: ...
+    def finish(self, publication_id: int, values: dict[str, Any], source: bytes) -> None: ...
 
 
 class RowWriter:
@@ -121,15 +121,13 @@ class RowWriter:
         #: The publications this writer started.
         self.started: list[int] = []
 
-    def start(self, values: dict[str, Any], source: bytes) -> int:
+    def start(self, values: dict[str, Any]) -> int:
         result = self.conn.execute(publications.insert().values(
             urn="", title="[]", valid=False, lenient=False, report="[]", complete=False,
-            **values))
+            sha256="", **values))
         key = result.inserted_primary_key
         assert key is not None
         publication_id = int(key[0])
-        self.conn.execute(publication_sources.insert().values(
-            publication_id=publication_id, source=source))
         self.started.append(publication_id)
         self.conn.commit()
         return publication_id
@@ -187,9 +185,11 @@ class RowWriter:
         return [Conflict(Identity(r.agency, r.item_id, r.version).urn, r.element, r.line,
                          r.other) for r in self.conn.execute(query)]
 
-    def finish(self, publication_id: int, values: dict[str, Any]) -> None:
-        """Mark the publication complete, in a transaction the caller commits (after every
-        publication of the batch is finished)."""
+    def finish(self, publication_id: int, values: dict[str, Any], source: bytes) -> None:
+        """Keep the file as published and mark the publication complete, in a transaction
+        the caller commits (after every publication of the batch is finished)."""
+        self.conn.execute(publication_sources.insert().values(
+            publication_id=publication_id, source=source))
         self.conn.execute(update(publications).where(publications.c.id == publication_id)
                           .values(complete=True, **values))
 
@@ -205,13 +205,13 @@ class PublicationWriter:
         self._counts: dict[int, dict[str, set[tuple[str, str, str]]]] = {}
         self._agencies: dict[int, set[str]] = {}
 
-    def start(self, *, file_name: str, sha256: str, ddi_version: str, root: str,
-              published_at: str, published_by: str | None, source: bytes,
-              source_size: int) -> int:
+    def start(self, *, file_name: str, ddi_version: str, root: str, published_at: str,
+              published_by: str | None, source_size: int) -> int:
+        """A new publication, its file and that file's SHA-256 given to :meth:`finish`."""
         publication_id = self.rows.start(
-            {"file_name": file_name, "sha256": sha256, "ddi_version": ddi_version,
-             "root": root, "published_at": published_at, "published_by": published_by,
-             "source_size": source_size}, source)
+            {"file_name": file_name, "ddi_version": ddi_version, "root": root,
+             "published_at": published_at, "published_by": published_by,
+             "source_size": source_size})
         self._seen[publication_id] = set()
         self._counts[publication_id] = {}
         self._agencies[publication_id] = set()
@@ -276,10 +276,14 @@ class PublicationWriter:
         return self.rows.conflicts(publication_id, sorted(mine), siblings)
 
     def finish(self, publication_id: int, *, urn: str, title: LangText,
-               report: Sequence[Finding], valid: bool, lenient: bool) -> None:
+               report: Sequence[Finding], valid: bool, lenient: bool, source: bytes,
+               sha256: str) -> None:
+        """Complete a publication: ``source`` is its file gzip-compressed, ``sha256`` the
+        digest of the file itself."""
         self.flush()
         counts = self.counts(publication_id)
         self.rows.finish(publication_id, {
+            "sha256": sha256,
             "urn": urn or f"urn:catalogue:publication:{publication_id}",
             "title": title_json(title),
             "report": json.dumps([f.to_json() for f in report], ensure_ascii=False),
@@ -288,7 +292,7 @@ class PublicationWriter:
             "n_variables": counts.variables, "n_questions": counts.questions,
             "n_code_lists": counts.code_lists, "n_categories": counts.categories,
             "n_concepts": counts.concepts, "n_items": len(self._seen[publication_id]),
-        })
+        }, source)
 
 
 def _publication(row: Any, with_report: bool = False) -> Publication:

@@ -73,8 +73,8 @@ class WriterProcess:
 
     # -- the Rows protocol ---------------------------------------------------------------
 
-    def start(self, values: dict[str, Any], source: bytes) -> int:
-        result: int = self._call(("start", values, source))
+    def start(self, values: dict[str, Any]) -> int:
+        result: int = self._call(("start", values))
         return result
 
     def add(self, queued: list[QueuedItem]) -> None:
@@ -88,8 +88,8 @@ class WriterProcess:
                                              siblings))
         return result
 
-    def finish(self, publication_id: int, values: dict[str, Any]) -> None:
-        self._call(("finish", publication_id, values))
+    def finish(self, publication_id: int, values: dict[str, Any], source: bytes) -> None:
+        self._call(("finish", publication_id, values, source))
 
     def commit(self) -> None:
         self._call(("commit",))
@@ -189,11 +189,11 @@ def _answer(rows: RowWriter, message: tuple[Any, ...]) -> Any:
         rows.add(message[1])
         return None
     if operation == "start":
-        return rows.start(message[1], message[2])
+        return rows.start(message[1])
     if operation == "conflicts":
         return rows.conflicts(message[1], message[2], message[3])
     if operation == "finish":
-        rows.finish(message[1], message[2])
+        rows.finish(message[1], message[2], message[3])
         return None
     if operation == "commit":
         rows.conn.commit()

@@ -4,6 +4,7 @@ ones stay resolvable by URN, and the file as published can be served back exactl
 from __future__ import annotations
 
 import gzip
+import hashlib
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -149,9 +150,9 @@ def test_conflicts_are_looked_for_while_another_publication_is_incomplete(
                          .values(complete=False))
         with store.engine.connect() as conn:
             rows = RowWriter(conn)
-            pid = rows.start({"file_name": "x.xml", "sha256": "0" * 64, "ddi_version": "3.3",
-                              "root": "DDIInstance", "published_at": "2026-11-24T00:00:00Z",
-                              "published_by": None, "source_size": 0}, b"")
+            pid = rows.start({"file_name": "x.xml", "ddi_version": "3.3", "root": "DDIInstance",
+                              "published_at": "2026-11-24T00:00:00Z", "published_by": None,
+                              "source_size": 0})
             joins = JoinsToOtherVersions(store)
 
             assert rows.conflicts(pid, ["fr.test"], siblings=[1]) == []
@@ -198,6 +199,7 @@ def test_the_file_is_kept_exactly_as_published(examples_dir: Path, schema_dir: P
 
     assert gzip.decompress(store.publication_source(published.publication.id)) == original
     assert published.publication.file_name == "NoteExample.xml"
+    assert published.publication.sha256 == hashlib.sha256(original).hexdigest()
 
 
 def test_the_file_is_kept_apart_from_its_publication_row(

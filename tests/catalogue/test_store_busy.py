@@ -43,9 +43,9 @@ def _publication_being_written(database: Path, seconds: float) -> Iterator[None]
         store = Store(f"sqlite:///{database}")
         try:
             with store.publishing() as writer:
-                writer.start(file_name="slow.xml", sha256="0" * 64, ddi_version="3.3",
-                             root="DDIInstance", published_at="2026-11-23T00:00:00Z",
-                             published_by=None, source=b"", source_size=0)
+                writer.start(file_name="slow.xml", ddi_version="3.3", root="DDIInstance",
+                             published_at="2026-11-23T00:00:00Z", published_by=None,
+                             source_size=0)
                 writing.set()
                 time.sleep(seconds)
                 raise _Abandoned

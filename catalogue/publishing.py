@@ -85,7 +85,7 @@ def publish_paths(paths: Sequence[Path], store: Store, schema_dir: Path | None, 
                                           published_by)
             outcome.append((pid, check, [], title, copy))
         blocking = False
-        for index, (pid, check, extra, _title, _source) in enumerate(outcome):
+        for index, (pid, check, extra, _title, _copy) in enumerate(outcome):
             if check.unusable is not None:
                 blocking = True
                 continue
@@ -134,7 +134,7 @@ def _read_into(writer: PublicationWriter, runner: XsdRunner, check: FileCheck, n
                ) -> tuple[int, LangText, Future[_Source]]:
     """Read a file into a new publication; returns its id, its title and its compressed
     copy, made on another thread while the file is read (zlib and hashlib let go of the
-    GIL): 0.8 s for 255 MB, that the reading waited for."""
+    GIL): 0.8 s for 255 MB, which the reading used to wait for."""
     assert check.info is not None
     with ThreadPoolExecutor(1, thread_name_prefix="catalogue-source-copy") as copying:
         copy = copying.submit(_compressed_copy, check.path)

@@ -18,6 +18,7 @@ from catalogue.publishing import publish_paths
 from catalogue.store import Store
 from catalogue.store.items import plain_agencies
 from catalogue.store.publications import PublicationWriter, RowWriter
+from catalogue.store.records import version_key
 from catalogue.store.tables import publication_sources, publications
 from cohorts import bundled_files
 
@@ -153,11 +154,16 @@ def test_conflicts_are_looked_for_while_another_publication_is_incomplete(
             pid = rows.start({"file_name": "x.xml", "ddi_version": "3.3", "root": "DDIInstance",
                               "published_at": "2026-11-24T00:00:00Z", "published_by": None,
                               "source_size": 0})
+            rows.add([((pid, "fr.test", "age", "1", version_key("1"), "Variable", "Variable",
+                        True, "AGE", None, None, None, 3,
+                        '{"name":"AGE","label":[["fr","Autre chose"]]}', None), [])])
             joins = JoinsToOtherVersions(store)
 
+            # publication 1 taken for a file of the same batch, found to share no agency
             assert rows.conflicts(pid, ["fr.test"], siblings=[1]) == []
             assert joins.seen == []
-            rows.conflicts(pid, ["fr.test"])
+            [conflict] = rows.conflicts(pid, ["fr.test"])
+            assert (conflict.urn, conflict.other_publication) == (f"{AGE}:1", 1)
             assert len(joins.seen) == 1
             conn.rollback()
     finally:

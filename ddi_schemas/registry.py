@@ -254,6 +254,8 @@ def _compile_xsd(version: str, entry: Path, where: str) -> etree.XMLSchema:
 ElementSets = tuple[frozenset[str], frozenset[str], frozenset[str]]
 #: Changed whenever :func:`_identifiable_elements` would find other sets in the same files.
 _ELEMENTS_FORMAT = 1
+#: The sets' names in the cache file, in :data:`ElementSets` order.
+_ELEMENT_KINDS = ("identifiable", "versionable", "maintainable")
 
 
 def _elements_cache(version: str) -> Path | None:
@@ -309,9 +311,6 @@ def _cache_elements(version: str, sets: ElementSets) -> None:
     except OSError:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
-
-
-_ELEMENT_KINDS = ("identifiable", "versionable", "maintainable")
 
 
 def _identifiable_elements(files: Iterable[Path]) -> ElementSets:

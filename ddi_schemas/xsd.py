@@ -117,8 +117,6 @@ def _finding(message: str, line: int | None, path: str) -> Finding:
     return Finding("error", XSD_RULE, text, line=line or None, path=path, expected=expected)
 
 
-
-
 def validate_xsd(info: DocumentInfo, schema: CompiledSchema, *,
                  streaming: bool | None = None) -> list[Finding]:
     """Validate the file described by ``info`` against the official XSD of its version.
